@@ -1,0 +1,206 @@
+"""Training configuration: one frozen dataclass, validated up front.
+
+Every field has a docstring (``tyro`` turns them into ``--help`` text). Step quantities say
+what they count: ``num_envs`` parallel environments, one *iteration* = one step of every
+env followed by ``updates_per_iteration`` gradient updates, ``env_steps`` = iterations x
+``num_envs`` (agent/control steps; an ``action_repeat`` > 1 runs more physics steps per env
+step), ``batch_size`` is the *total* batch, split evenly across envs.
+
+Defaults follow FastTD3's MuJoCo Playground hyperparameters (Seo et al. 2025, arXiv
+2505.22642) with the BRC critic (Nauman et al. 2025, arXiv 2505.23150); named presets in
+``fastbrc.presets`` adapt them per task and per hardware profile.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Literal
+
+
+class ConfigError(ValueError):
+    """A configuration the trainer cannot run; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class Config:
+    # --- run -----------------------------------------------------------------------------
+    env: str = "HumanoidWalk"
+    """MuJoCo Playground environment name (or a fastbrc probe env such as ProbeBandit)."""
+    seed: int = 0
+    """Random seed: same seed, same config, same machine => same numbers on CPU."""
+    total_env_steps: int = 20_000_000
+    """Stop after this many environment steps (summed over all envs)."""
+    run_dir: str | None = None
+    """Where config.json, metrics.jsonl and TensorBoard files go (default runs/<env>-<time>)."""
+    impl: Literal["jax", "warp"] = "jax"
+    """Physics backend: 'jax' (MJX, runs everywhere) or 'warp' (MuJoCo Warp, NVIDIA GPUs)."""
+
+    # --- simulation ----------------------------------------------------------------------
+    num_envs: int = 1024
+    """Parallel training environments, stepped inside the jitted training scan."""
+    episode_length: int | None = None
+    """Time limit in env steps (default: the environment's own). Reaching it truncates."""
+    action_repeat: int | None = None
+    """Physics control steps per env step (default: the environment's own)."""
+    num_eval_envs: int = 16
+    """Evaluation environments; each runs one deterministic episode per evaluation."""
+
+    # --- replay --------------------------------------------------------------------------
+    replay_capacity_per_env: int = 10_240
+    """Ring-buffer capacity per env, in transitions (total = this x num_envs)."""
+    n_step: int = 1
+    """n-step returns; windows never cross an episode end."""
+    batch_size: int = 32_768
+    """Total transitions per gradient update, split evenly across envs."""
+
+    # --- loop ----------------------------------------------------------------------------
+    updates_per_iteration: int = 2
+    """Critic updates after each env step of all envs."""
+    policy_frequency: int = 2
+    """Update the actor (and its target) every this many critic updates."""
+    learning_starts_iterations: int = 10
+    """Iterations of uniform random actions before the first update."""
+    iterations_per_chunk: int = 250
+    """Iterations fused into one jitted lax.scan (one host sync, one log point per chunk)."""
+    eval_every_env_steps: int = 1_000_000
+    """Evaluate after the first chunk that crosses each multiple of this (and at the end)."""
+
+    # --- TD learning ---------------------------------------------------------------------
+    gamma: float = 0.97
+    """Discount factor."""
+    tau: float = 0.1
+    """Polyak averaging rate of the target networks."""
+    reward_scale: float = 1.0
+    """Rewards are multiplied by this before learning (keeps returns inside the support)."""
+    target_noise: float = 0.001
+    """Std of the Gaussian noise added to the target action (target-policy smoothing)."""
+    target_noise_clip: float = 0.5
+    """Clip of that noise."""
+    std_min: float = 0.001
+    """Lower end of the per-env exploration noise std, re-drawn at every env reset."""
+    std_max: float = 0.4
+    """Upper end of the per-env exploration noise std."""
+    obs_normalization: bool = True
+    """Normalise observations with running mean/std kept in the train state."""
+
+    # --- critic (BRC BroNet, categorical) ------------------------------------------------
+    critic_width: int = 1024
+    """BroNet critic width."""
+    critic_depth: int = 2
+    """Residual blocks in the BroNet critic."""
+    num_critics: int = 2
+    """Ensemble members (one set of stacked params)."""
+    critic_target: Literal["min", "mean"] = "min"
+    """'min': clipped double-Q (member with the lower mean, per sample); 'mean': BRC's mean."""
+    value_target: Literal["categorical", "hl_gauss"] = "categorical"
+    """'categorical': C51 projection of r + g^n z'; 'hl_gauss': HL-Gauss histogram of the mean."""
+    hl_gauss_sigma: float = 0.75
+    """HL-Gauss std in units of the atom spacing."""
+    num_atoms: int = 101
+    """Atoms of the fixed value support."""
+    v_min: float = -10.0
+    """Lowest atom."""
+    v_max: float = 10.0
+    """Highest atom."""
+    critic_lr: float = 3e-4
+    """AdamW learning rate of the critic."""
+    critic_weight_decay: float = 0.1
+    """AdamW weight decay of the critic."""
+    critic_bf16: bool = False
+    """Run critic matmuls in bfloat16 (params, LayerNorm and loss stay float32)."""
+
+    # --- actor ---------------------------------------------------------------------------
+    actor_type: Literal["mlp", "bronet"] = "mlp"
+    """Deterministic tanh actor: plain MLP (FastTD3) or BroNet (BRC)."""
+    actor_hidden: tuple[int, ...] = (512, 256, 128)
+    """MLP actor hidden sizes."""
+    actor_width: int = 256
+    """BroNet actor width."""
+    actor_depth: int = 1
+    """BroNet actor residual blocks."""
+    actor_lr: float = 3e-4
+    """AdamW learning rate of the actor."""
+    actor_weight_decay: float = 0.1
+    """AdamW weight decay of the actor."""
+    max_grad_norm: float = 0.0
+    """Clip gradients to this global norm (0 disables)."""
+
+    # --- derived -------------------------------------------------------------------------
+    @property
+    def env_names(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.env.split(",") if name.strip())
+
+    @property
+    def env_steps_per_chunk(self) -> int:
+        return self.iterations_per_chunk * self.num_envs
+
+    @property
+    def num_chunks(self) -> int:
+        return -(-self.total_env_steps // self.env_steps_per_chunk)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Config:
+        raw = json.loads(text)
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(raw) - names)
+        if unknown:
+            raise ConfigError(f"config.json has unknown fields: {', '.join(unknown)}")
+        if "actor_hidden" in raw:
+            raw["actor_hidden"] = tuple(raw["actor_hidden"])
+        return validate(cls(**raw))
+
+
+def validate(config: Config) -> Config:
+    """Raise ConfigError (one line) for anything the trainer cannot run; return config."""
+    c = config
+
+    def need(ok: bool, message: str) -> None:
+        if not ok:
+            raise ConfigError(message)
+
+    need(len(c.env_names) >= 1, "--env names no environment")
+    positive = (
+        "total_env_steps num_envs num_eval_envs replay_capacity_per_env n_step batch_size "
+        "updates_per_iteration policy_frequency iterations_per_chunk eval_every_env_steps "
+        "critic_width critic_depth num_critics num_atoms actor_width"
+    ).split()
+    for name in positive:
+        need(
+            getattr(c, name) > 0, f"--{name.replace('_', '-')} must be > 0, got {getattr(c, name)}"
+        )
+    need(c.learning_starts_iterations >= 0, "--learning-starts-iterations must be >= 0")
+    need(c.actor_depth >= 0, "--actor-depth must be >= 0")
+    need(
+        c.batch_size % c.num_envs == 0,
+        f"--batch-size {c.batch_size} is not divisible by --num-envs {c.num_envs} "
+        f"(the batch is split evenly across envs)",
+    )
+    need(
+        c.num_envs % len(c.env_names) == 0,
+        f"--num-envs {c.num_envs} does not split evenly over {len(c.env_names)} tasks",
+    )
+    need(
+        c.replay_capacity_per_env >= c.n_step,
+        f"--replay-capacity-per-env {c.replay_capacity_per_env} is smaller than "
+        f"--n-step {c.n_step}",
+    )
+    need(0.0 < c.gamma <= 1.0, f"--gamma must be in (0, 1], got {c.gamma}")
+    need(0.0 < c.tau <= 1.0, f"--tau must be in (0, 1], got {c.tau}")
+    need(c.v_min < c.v_max, f"--v-min {c.v_min} must be below --v-max {c.v_max}")
+    need(c.num_atoms >= 2, "--num-atoms must be >= 2")
+    need(0.0 <= c.std_min <= c.std_max, "need 0 <= --std-min <= --std-max")
+    need(c.target_noise >= 0 and c.target_noise_clip >= 0, "target noise and clip must be >= 0")
+    need(c.critic_lr > 0 and c.actor_lr > 0, "learning rates must be > 0")
+    need(c.hl_gauss_sigma > 0, "--hl-gauss-sigma must be > 0")
+    need(c.max_grad_norm >= 0, "--max-grad-norm must be >= 0 (0 disables)")
+    need(all(h > 0 for h in c.actor_hidden), "--actor-hidden sizes must be > 0")
+    if c.episode_length is not None:
+        need(c.episode_length > 0, "--episode-length must be > 0")
+    if c.action_repeat is not None:
+        need(c.action_repeat > 0, "--action-repeat must be > 0")
+    return c

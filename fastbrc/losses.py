@@ -1,0 +1,65 @@
+"""TD targets and losses of the distributional critic and the deterministic actor.
+
+Critic (BRC, Nauman et al. 2025; C51, Bellemare et al. 2017; HL-Gauss, Farebrother et al.
+2024): the target distribution comes from the target critic at the target actor's smoothed
+next action (TD3, Fujimoto et al. 2018). With ``critic_target="min"`` each sample takes the
+ensemble member whose distribution has the lower mean (FastTD3's clipped double-Q); with
+``"mean"`` it takes the ensemble-average distribution (BRC). The loss is the categorical
+cross-entropy of every member against that target, summed over members.
+
+Actor: maximise the ensemble-mean expected value of the critic at the actor's action.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from fastbrc import distributional as dist
+
+
+def select_target_distribution(next_logits: jax.Array, support: jax.Array, mode: str) -> jax.Array:
+    """[E, B, A] logits -> [B, A] probabilities of the next-state value distribution."""
+    next_probs = jax.nn.softmax(next_logits, axis=-1)
+    if mode == "mean":
+        return next_probs.mean(axis=0)
+    means = dist.expected_value(next_probs, support)  # [E, B]
+    member = jnp.argmin(means, axis=0)  # [B]
+    return jnp.take_along_axis(next_probs, member[None, :, None], axis=0)[0]
+
+
+def target_distribution(
+    next_logits: jax.Array,
+    reward: jax.Array,
+    discount: jax.Array,
+    support: jax.Array,
+    *,
+    ensemble_mode: str,
+    value_target: str,
+    hl_gauss_sigma: float,
+) -> jax.Array:
+    """Projected (or HL-Gauss) distribution of reward + discount * Z(s', a'), no gradient."""
+    next_probs = select_target_distribution(next_logits, support, ensemble_mode)
+    if value_target == "hl_gauss":
+        scalar = reward + discount * dist.expected_value(next_probs, support)
+        delta = support[1] - support[0]
+        target = dist.hl_gauss_probs(scalar, support, hl_gauss_sigma * delta)
+    else:
+        target = dist.project_categorical(next_probs, reward, discount, support)
+    return jax.lax.stop_gradient(target)
+
+
+def critic_loss(logits: jax.Array, target_probs: jax.Array) -> jax.Array:
+    """Cross-entropy of each member's [E, B, A] logits against [B, A]: mean over B, sum over E."""
+    per_member = jax.vmap(dist.cross_entropy, in_axes=(0, None))(logits, target_probs)
+    return per_member.mean(axis=-1).sum()
+
+
+def q_values(logits: jax.Array, support: jax.Array) -> jax.Array:
+    """[E, B, A] logits -> [E, B] expected values."""
+    return dist.expected_value(jax.nn.softmax(logits, axis=-1), support)
+
+
+def actor_loss(logits: jax.Array, support: jax.Array) -> jax.Array:
+    """Negative ensemble-mean Q of the actor's actions."""
+    return -q_values(logits, support).mean()

@@ -1,0 +1,365 @@
+"""The fused trainer: act, step MJX envs, store, and update the critic/actor in one scan.
+
+FastTD3's loop (Seo et al. 2025) with the BRC critic (Nauman et al. 2025). One *iteration*:
+
+    COLLECT  normalise obs -> actor + per-env noise -> vmapped env step (auto-reset keeps
+             the true final obs) -> ring-buffer add -> obs-normaliser update
+    LEARN    updates_per_iteration x [sample n-step batch -> critic update (categorical CE)
+             -> every policy_frequency-th: actor update + actor-target Polyak
+             -> critic-target Polyak]
+
+``train_chunk`` is a ``lax.scan`` over ``iterations_per_chunk`` iterations, jitted once with
+the state donated; metrics are sums carried through the scan and reduced to means in the
+graph. Static sizes are Python ints closed over by ``make_train_fns``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+
+from fastbrc import distributional as dist
+from fastbrc import losses
+from fastbrc import normalization as norm
+from fastbrc import replay as rb
+from fastbrc.config import Config
+from fastbrc.envs import BatchedEnv
+from fastbrc.networks import make_actor, make_critic
+
+Params = Any
+Metrics = dict[str, jax.Array]
+
+
+@flax.struct.dataclass
+class TrainState:
+    """Everything that changes during training: one pytree, one checkpoint."""
+
+    actor_params: Params
+    critic_params: Params
+    target_actor_params: Params
+    target_critic_params: Params
+    actor_opt_state: optax.OptState
+    critic_opt_state: optax.OptState
+    obs_stats: Any
+    replay: rb.ReplayState
+    env_state: Any
+    noise_std: jax.Array  # [num_envs] exploration std, re-drawn on reset
+    rng: jax.Array
+    # int32 counters; env steps = iteration * num_envs is computed on the host in Python
+    # ints, so no count overflows before 2**31 iterations / gradient steps.
+    iteration: jax.Array
+    gradient_steps: jax.Array
+
+
+def actor_input(obs: dict[str, jax.Array]) -> jax.Array:
+    return obs["state"]
+
+
+def critic_input(obs: dict[str, jax.Array]) -> jax.Array:
+    """Asymmetric actor-critic: the critic sees the privileged state when there is one."""
+    return obs.get("privileged_state", obs["state"])
+
+
+def polyak(target: Params, online: Params, tau: float) -> Params:
+    return jax.tree.map(lambda t, o: t + tau * (o - t), target, online)
+
+
+def _optimizer(lr: float, weight_decay: float, max_grad_norm: float):
+    adamw = optax.adamw(lr, weight_decay=weight_decay)
+    return optax.chain(optax.clip_by_global_norm(max_grad_norm), adamw) if max_grad_norm else adamw
+
+
+# Keys of the in-graph metric sums; the chunk reports means over the counts named beside.
+_UPDATE_METRICS = ("train/critic_loss", "train/q_mean", "train/target_q_mean")
+_ACTOR_METRICS = ("train/actor_loss",)
+
+
+@dataclass
+class TrainFns:
+    """The jitted entry points of one run plus what the Python loop needs to know."""
+
+    config: Config
+    env: BatchedEnv
+    eval_env: BatchedEnv
+    init: Callable[[jax.Array], TrainState]
+    train_chunk: Callable[[TrainState], tuple[TrainState, Metrics]]
+    evaluate: Callable[[TrainState, jax.Array], Metrics]
+    collect: Callable  # (state) -> (state, collect metrics): for the Python-loop baseline
+    learn: Callable  # (state) -> (state, update metrics): likewise
+    policy: Callable  # (actor_params, obs_stats, obs) -> deterministic action
+    trace_counts: dict[str, int] = field(default_factory=dict)
+
+
+def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> TrainFns:
+    c = config
+    spec = env.spec
+    num_envs = spec.num_envs
+    actor = make_actor(c, spec.action_size)
+    critic = make_critic(c)
+    actor_opt = _optimizer(c.actor_lr, c.actor_weight_decay, c.max_grad_norm)
+    critic_opt = _optimizer(c.critic_lr, c.critic_weight_decay, c.max_grad_norm)
+    support = dist.make_support(c.v_min, c.v_max, c.num_atoms)
+    trace_counts = {"train_chunk": 0, "evaluate": 0}
+
+    def normalize(stats, obs):
+        return norm.normalize(stats, obs) if c.obs_normalization else obs
+
+    def policy(actor_params, obs_stats, obs):
+        return actor.apply(actor_params, actor_input(normalize(obs_stats, obs)))
+
+    # ---------------------------------------------------------------------------- init
+    def init(key: jax.Array) -> TrainState:
+        k_env, k_actor, k_critic, k_noise, rng = jax.random.split(key, 5)
+        env_state = env.reset(k_env)
+        obs = env_state.obs
+        one_obs = jax.tree.map(lambda x: x[:1], obs)
+        one_action = jnp.zeros((1, spec.action_size))
+        actor_params = actor.init(k_actor, actor_input(one_obs))
+        critic_params = critic.init(k_critic, critic_input(one_obs), one_action)
+        unbatched = lambda x: jnp.zeros(x.shape[1:], x.dtype)
+        example = rb.Transition(
+            obs=jax.tree.map(unbatched, obs),
+            action=jnp.zeros((spec.action_size,)),
+            reward=jnp.zeros(()),
+            next_obs=jax.tree.map(unbatched, obs),
+            terminated=jnp.zeros((), bool),
+            truncated=jnp.zeros((), bool),
+            task_id=jnp.zeros((), jnp.int32),
+        )
+        return TrainState(
+            actor_params=actor_params,
+            critic_params=critic_params,
+            target_actor_params=actor_params,
+            target_critic_params=critic_params,
+            actor_opt_state=actor_opt.init(actor_params),
+            critic_opt_state=critic_opt.init(critic_params),
+            obs_stats=norm.init_stats(jax.tree.map(unbatched, obs)),
+            replay=rb.init_replay(example, num_envs, c.replay_capacity_per_env),
+            env_state=env_state,
+            noise_std=jax.random.uniform(k_noise, (num_envs,), minval=c.std_min, maxval=c.std_max),
+            rng=rng,
+            iteration=jnp.zeros((), jnp.int32),
+            gradient_steps=jnp.zeros((), jnp.int32),
+        )
+
+    # ------------------------------------------------------------------------- COLLECT
+    def collect(state: TrainState) -> tuple[TrainState, Metrics]:
+        rng, k_noise, k_random, k_std = jax.random.split(state.rng, 4)
+        obs = state.env_state.obs
+        # act: deterministic policy + per-env Gaussian noise; uniform at the start
+        mean_action = policy(state.actor_params, state.obs_stats, obs)
+        noise = jax.random.normal(k_noise, mean_action.shape) * state.noise_std[:, None]
+        explore = jnp.clip(mean_action + noise, -1.0, 1.0)
+        uniform = jax.random.uniform(k_random, mean_action.shape, minval=-1.0, maxval=1.0)
+        action = jnp.where(state.iteration < c.learning_starts_iterations, uniform, explore)
+        # step every env; auto-reset keeps the true final observation in next_obs
+        env_state, step = env.step(state.env_state, action)
+        # store raw observations; they are normalised with the current statistics at update
+        replay = rb.add(
+            state.replay,
+            rb.Transition(
+                obs=obs,
+                action=action,
+                reward=step.reward,
+                next_obs=step.next_obs,
+                terminated=step.terminated,
+                truncated=step.truncated,
+                task_id=step.task_id,
+            ),
+        )
+        obs_stats = (
+            norm.update_stats(state.obs_stats, obs) if c.obs_normalization else state.obs_stats
+        )
+        done = step.terminated | step.truncated
+        new_std = jax.random.uniform(k_std, (num_envs,), minval=c.std_min, maxval=c.std_max)
+        state = state.replace(
+            env_state=env_state,
+            replay=replay,
+            obs_stats=obs_stats,
+            noise_std=jnp.where(done, new_std, state.noise_std),
+            rng=rng,
+            iteration=state.iteration + 1,
+        )
+        metrics = {
+            "train/episode_return": jnp.sum(jnp.where(done, step.episode_return, 0.0)),
+            "train/episode_length": jnp.sum(jnp.where(done, step.episode_length, 0)),
+            "train/episodes": jnp.sum(done),
+            "train/reward": jnp.mean(step.reward),
+        }
+        return state, metrics
+
+    # --------------------------------------------------------------------------- LEARN
+    def critic_update(state: TrainState, batch: rb.NStepBatch, key: jax.Array):
+        obs = normalize(state.obs_stats, batch.obs)
+        next_obs = normalize(state.obs_stats, batch.next_obs)
+        # target: target critic at the target actor's smoothed next action
+        noise = jnp.clip(
+            jax.random.normal(key, batch.action.shape) * c.target_noise,
+            -c.target_noise_clip,
+            c.target_noise_clip,
+        )
+        next_action = actor.apply(state.target_actor_params, actor_input(next_obs))
+        next_action = jnp.clip(next_action + noise, -1.0, 1.0)
+        next_logits = critic.apply(state.target_critic_params, critic_input(next_obs), next_action)
+        target = losses.target_distribution(
+            next_logits,
+            batch.reward * c.reward_scale,
+            batch.discount,
+            support,
+            ensemble_mode=c.critic_target,
+            value_target=c.value_target,
+            hl_gauss_sigma=c.hl_gauss_sigma,
+        )
+
+        def loss_fn(params):
+            logits = critic.apply(params, critic_input(obs), batch.action)
+            return losses.critic_loss(logits, target), logits
+
+        (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.critic_params)
+        updates, opt_state = critic_opt.update(grads, state.critic_opt_state, state.critic_params)
+        params = optax.apply_updates(state.critic_params, updates)
+        state = state.replace(
+            critic_params=params,
+            critic_opt_state=opt_state,
+            target_critic_params=polyak(state.target_critic_params, params, c.tau),
+        )
+        metrics = {
+            "train/critic_loss": loss,
+            "train/q_mean": losses.q_values(logits, support).mean(),
+            "train/target_q_mean": dist.expected_value(target, support).mean(),
+        }
+        return state, metrics
+
+    def actor_update(state: TrainState, batch: rb.NStepBatch):
+        obs = normalize(state.obs_stats, batch.obs)
+
+        def loss_fn(params):
+            action = actor.apply(params, actor_input(obs))
+            return losses.actor_loss(
+                critic.apply(state.critic_params, critic_input(obs), action), support
+            )
+
+        loss, grads = jax.value_and_grad(loss_fn)(state.actor_params)
+        updates, opt_state = actor_opt.update(grads, state.actor_opt_state, state.actor_params)
+        params = optax.apply_updates(state.actor_params, updates)
+        state = state.replace(
+            actor_params=params,
+            actor_opt_state=opt_state,
+            target_actor_params=polyak(state.target_actor_params, params, c.tau),
+        )
+        return state, loss
+
+    def one_update(state: TrainState, key: jax.Array):
+        k_sample, k_target = jax.random.split(key)
+        batch = rb.sample(state.replay, k_sample, c.batch_size, c.n_step, c.gamma)
+        state, metrics = critic_update(state, batch, k_target)
+        update_actor = state.gradient_steps % c.policy_frequency == 0
+        state, actor_loss = jax.lax.cond(
+            update_actor,
+            lambda s: actor_update(s, batch),
+            lambda s: (s, jnp.zeros(())),
+            state,
+        )
+        state = state.replace(gradient_steps=state.gradient_steps + 1)
+        metrics["train/actor_loss"] = actor_loss
+        metrics["train/actor_updates"] = update_actor.astype(jnp.float32)
+        return state, metrics
+
+    def learn(state: TrainState) -> tuple[TrainState, Metrics]:
+        rng, key = jax.random.split(state.rng)
+        keys = jax.random.split(key, c.updates_per_iteration)
+        state, per_update = jax.lax.scan(one_update, state.replace(rng=rng), keys)
+        return state, jax.tree.map(jnp.sum, per_update)
+
+    def no_learning(state: TrainState) -> tuple[TrainState, Metrics]:
+        keys = _UPDATE_METRICS + _ACTOR_METRICS + ("train/actor_updates",)
+        return state, {k: jnp.zeros(()) for k in keys}
+
+    # --------------------------------------------------------------------------- CHUNK
+    def iteration(carry, _):
+        state, sums = carry
+        state, collect_metrics = collect(state)
+        learning = state.iteration >= c.learning_starts_iterations
+        state, update_metrics = jax.lax.cond(learning, learn, no_learning, state)
+        update_metrics["train/critic_updates"] = learning * jnp.float32(c.updates_per_iteration)
+        new = {**collect_metrics, **update_metrics}
+        sums = {k: sums[k] + new[k].astype(jnp.float32) for k in sums}
+        return (state, sums), None
+
+    def train_chunk(state: TrainState) -> tuple[TrainState, Metrics]:
+        trace_counts["train_chunk"] += 1  # runs at trace time only
+        zero_sums = {
+            k: jnp.zeros(())
+            for k in (
+                "train/episode_return train/episode_length train/episodes train/reward "
+                "train/critic_updates train/actor_updates"
+            ).split()
+            + list(_UPDATE_METRICS + _ACTOR_METRICS)
+        }
+        (state, sums), _ = jax.lax.scan(
+            iteration, (state, zero_sums), None, length=c.iterations_per_chunk
+        )
+        return state, _reduce(sums, c.iterations_per_chunk)
+
+    # ------------------------------------------------------------------------ EVALUATE
+    max_episode_length = max(eval_env.spec.episode_lengths)
+
+    def evaluate(state: TrainState, key: jax.Array) -> Metrics:
+        """Deterministic policy, one episode per eval env, fully on device."""
+        trace_counts["evaluate"] += 1
+
+        def step(carry, _):
+            env_state, ret, length, active = carry
+            action = policy(state.actor_params, state.obs_stats, env_state.obs)
+            env_state, out = eval_env.step(env_state, action)
+            ret = ret + jnp.where(active, out.reward, 0.0)
+            length = length + active.astype(jnp.int32)
+            active = active & ~(out.terminated | out.truncated)
+            return (env_state, ret, length, active), None
+
+        n = eval_env.spec.num_envs
+        init_carry = (eval_env.reset(key), jnp.zeros(n), jnp.zeros(n, jnp.int32), jnp.ones(n, bool))
+        (_, ret, length, _), _ = jax.lax.scan(step, init_carry, None, length=max_episode_length)
+        return {
+            "eval/episode_return": ret.mean(),
+            "eval/episode_return_std": ret.std(),
+            "eval/episode_length": length.mean(),
+        }
+
+    return TrainFns(
+        config=c,
+        env=env,
+        eval_env=eval_env,
+        init=jax.jit(init),
+        train_chunk=jax.jit(train_chunk, donate_argnums=0),
+        evaluate=jax.jit(evaluate),
+        collect=collect,
+        learn=learn,
+        policy=policy,
+        trace_counts=trace_counts,
+    )
+
+
+def _reduce(sums: Metrics, iterations: int) -> Metrics:
+    """Turn in-graph sums into means over the right counts (NaN when nothing was counted)."""
+    safe = lambda total, count: jnp.where(count > 0, total / jnp.maximum(count, 1.0), jnp.nan)
+    episodes = sums["train/episodes"]
+    critic_updates = sums["train/critic_updates"]
+    out = {
+        "train/episode_return": safe(sums["train/episode_return"], episodes),
+        "train/episode_length": safe(sums["train/episode_length"], episodes),
+        "train/episodes": episodes,
+        "train/reward": sums["train/reward"] / iterations,
+        "train/critic_updates": critic_updates,
+        "train/actor_updates": sums["train/actor_updates"],
+        "train/actor_loss": safe(sums["train/actor_loss"], sums["train/actor_updates"]),
+    }
+    for k in _UPDATE_METRICS:
+        out[k] = safe(sums[k], critic_updates)
+    return out

@@ -1,0 +1,92 @@
+"""Networks and TD-loss pieces: shapes, ensemble independence, target selection."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from fastbrc import distributional as dist
+from fastbrc import losses
+from fastbrc.config import Config
+from fastbrc.networks import BroNet, make_actor, make_critic
+
+SMALL = Config(critic_width=32, critic_depth=2, num_atoms=11, actor_hidden=(16,), num_critics=2)
+
+
+def test_bronet_has_residual_blocks_and_layernorm():
+    params = BroNet(width=8, depth=3, out_dim=5).init(jax.random.PRNGKey(0), jnp.ones((1, 4)))
+    names = sorted(params["params"])
+    assert sum(n.startswith("Dense") for n in names) == 1 + 2 * 3 + 1
+    assert sum(n.startswith("LayerNorm") for n in names) == 1 + 2 * 3
+
+
+def test_critic_ensemble_members_are_independent():
+    critic = make_critic(SMALL)
+    obs, act = jnp.ones((4, 3)), jnp.zeros((4, 2))
+    params = critic.init(jax.random.PRNGKey(0), obs, act)
+    logits = critic.apply(params, obs, act)
+    assert logits.shape == (2, 4, 11)
+    assert not np.allclose(logits[0], logits[1])
+    leaf = jax.tree.leaves(params)[0]
+    assert leaf.shape[0] == 2  # stacked params, one set
+
+
+def test_bf16_critic_returns_float32_logits_close_to_float32():
+    critic32 = make_critic(SMALL)
+    critic16 = make_critic(dataclasses.replace(SMALL, critic_bf16=True))
+    obs, act = jax.random.normal(jax.random.PRNGKey(1), (8, 3)), jnp.zeros((8, 2))
+    params = critic32.init(jax.random.PRNGKey(0), obs, act)
+    out16 = critic16.apply(params, obs, act)
+    assert out16.dtype == jnp.float32
+    np.testing.assert_allclose(out16, critic32.apply(params, obs, act), atol=0.1)
+
+
+def test_actor_output_in_unit_box():
+    for kind in ("mlp", "bronet"):
+        actor = make_actor(dataclasses.replace(SMALL, actor_type=kind), 3)
+        obs = 100 * jax.random.normal(jax.random.PRNGKey(0), (16, 5))
+        params = actor.init(jax.random.PRNGKey(1), obs)
+        out = actor.apply(params, obs)
+        assert out.shape == (16, 3) and float(jnp.abs(out).max()) <= 1.0
+
+
+def test_min_target_takes_member_with_lower_mean_per_sample():
+    support = dist.make_support(0.0, 2.0, 3)
+    low = jnp.array([[10.0, 0.0, 0.0]])  # mass near 0
+    high = jnp.array([[0.0, 0.0, 10.0]])  # mass near 2
+    # sample 0: member 0 is low; sample 1: member 1 is low
+    logits = jnp.stack([jnp.concatenate([low, high]), jnp.concatenate([high, low])])
+    chosen = losses.select_target_distribution(logits, support, "min")
+    probs = jax.nn.softmax(low)[0]
+    np.testing.assert_allclose(chosen, jnp.stack([probs, probs]), rtol=1e-6)
+    mean = losses.select_target_distribution(logits, support, "mean")
+    np.testing.assert_allclose(mean.sum(-1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(mean[0], mean[1], rtol=1e-6)
+
+
+def test_terminal_target_is_the_reward():
+    support = dist.make_support(-5.0, 5.0, 11)
+    next_logits = jax.random.normal(jax.random.PRNGKey(0), (2, 4, 11))
+    reward = jnp.array([-2.0, 0.0, 1.0, 3.0])
+    # HL-Gauss loses a little tail mass past the support edge, hence its looser tolerance.
+    for value_target, atol in (("categorical", 1e-4), ("hl_gauss", 5e-3)):
+        target = losses.target_distribution(
+            next_logits,
+            reward,
+            jnp.zeros(4),
+            support,
+            ensemble_mode="min",
+            value_target=value_target,
+            hl_gauss_sigma=0.75,
+        )
+        np.testing.assert_allclose(dist.expected_value(target, support), reward, atol=atol)
+
+
+def test_critic_loss_sums_members_and_is_minimised_by_the_target():
+    target = jax.nn.softmax(jax.random.normal(jax.random.PRNGKey(0), (4, 7)))
+    perfect = jnp.stack([jnp.log(target)] * 2)
+    other = jax.random.normal(jax.random.PRNGKey(1), (2, 4, 7))
+    entropy = -(target * jnp.log(target)).sum(-1).mean()
+    np.testing.assert_allclose(losses.critic_loss(perfect, target), 2 * entropy, rtol=1e-5)
+    assert losses.critic_loss(other, target) > losses.critic_loss(perfect, target)
