@@ -93,6 +93,7 @@ class TrainFns:
     collect: Callable  # (state) -> (state, collect metrics): for the Python-loop baseline
     learn: Callable  # (state) -> (state, update metrics): likewise
     policy: Callable  # (actor_params, obs_stats, obs) -> deterministic action
+    q_values: Callable  # (state, obs, action) -> [num_critics, B] expected values
     trace_counts: dict[str, int] = field(default_factory=dict)
 
 
@@ -108,10 +109,18 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
     trace_counts = {"train_chunk": 0, "evaluate": 0}
 
     def normalize(stats, obs):
-        return norm.normalize(stats, obs) if c.obs_normalization else obs
+        # eps 1e-4 floors the std at 0.01 (FastTD3 adds 1e-2), so near-constant features
+        # are not blown up from rounding noise.
+        return norm.normalize(stats, obs, eps=1e-4) if c.obs_normalization else obs
 
     def policy(actor_params, obs_stats, obs):
         return actor.apply(actor_params, actor_input(normalize(obs_stats, obs)))
+
+    def q_values(state: TrainState, obs, action: jax.Array) -> jax.Array:
+        logits = critic.apply(
+            state.critic_params, critic_input(normalize(state.obs_stats, obs)), action
+        )
+        return losses.q_values(logits, support)
 
     # ---------------------------------------------------------------------------- init
     def init(key: jax.Array) -> TrainState:
@@ -342,6 +351,7 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
         collect=collect,
         learn=learn,
         policy=policy,
+        q_values=jax.jit(q_values),
         trace_counts=trace_counts,
     )
 

@@ -1,0 +1,122 @@
+"""The fused trainer: traced once, deterministic, equal to a Python loop, learns probe values."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from fastbrc.config import Config
+from fastbrc.envs import ProbeBandit, ProbeChain, ProbeTruncation
+from fastbrc.runner import build
+
+TINY = Config(
+    env="ProbeBandit",
+    num_envs=8,
+    num_eval_envs=4,
+    batch_size=64,
+    replay_capacity_per_env=64,
+    critic_width=32,
+    critic_depth=1,
+    actor_hidden=(32,),
+    iterations_per_chunk=25,
+    learning_starts_iterations=5,
+    tau=0.05,
+    gamma=0.9,
+    std_min=0.05,
+    std_max=0.3,
+    num_atoms=51,
+    v_min=-2.0,
+    v_max=12.0,
+    critic_lr=1e-3,
+    actor_lr=1e-3,
+    total_env_steps=10_000,
+)
+BANDIT = dataclasses.replace(TINY, v_min=-2.0, v_max=2.0)  # support sized to rewards in [-1.25, 1]
+
+
+def run_chunks(config: Config, chunks: int):
+    fns = build(config)
+    state = fns.init(jax.random.PRNGKey(config.seed))
+    history = []
+    for _ in range(chunks):
+        state, metrics = fns.train_chunk(state)
+        history.append(jax.device_get(metrics))
+    return fns, state, history
+
+
+def test_chunk_is_traced_once_and_same_seed_gives_identical_numbers():
+    fns_a, state_a, hist_a = run_chunks(TINY, 3)
+    _, state_b, hist_b = run_chunks(TINY, 3)
+    assert fns_a.trace_counts["train_chunk"] == 1
+    for a, b in zip(hist_a, hist_b, strict=True):
+        assert a.keys() == b.keys()
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    leaves_a, leaves_b = (
+        jax.tree.leaves(state_a.critic_params),
+        jax.tree.leaves(state_b.critic_params),
+    )
+    for x, y in zip(leaves_a, leaves_b, strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert hist_a[-1]["train/critic_updates"] == TINY.iterations_per_chunk * 2
+    _, _, hist_c = run_chunks(dataclasses.replace(TINY, seed=1), 3)
+    assert hist_c[-1]["train/critic_loss"] != hist_a[-1]["train/critic_loss"]
+
+
+def test_scan_chunk_equals_python_loop_of_collect_and_learn():
+    config = dataclasses.replace(TINY, iterations_per_chunk=12)
+    fns = build(config)
+    state = fns.init(jax.random.PRNGKey(0))
+    scanned, _ = fns.train_chunk(jax.tree.map(jnp.copy, state))
+    collect, learn = jax.jit(fns.collect), jax.jit(fns.learn)
+    looped = state
+    for _ in range(config.iterations_per_chunk):
+        looped, _ = collect(looped)
+        if int(looped.iteration) >= config.learning_starts_iterations:
+            looped, _ = learn(looped)
+    assert int(looped.gradient_steps) == int(scanned.gradient_steps) == 2 * (12 - 5 + 1)
+    for x, y in zip(jax.tree.leaves(scanned), jax.tree.leaves(looped), strict=True):
+        np.testing.assert_allclose(x, y, rtol=2e-4, atol=2e-5)
+
+
+def learned_q(config: Config, chunks: int, probe, obs: np.ndarray):
+    fns, state, history = run_chunks(config, chunks)
+    obs = jnp.asarray(obs, jnp.float32)
+    action = jax.jit(fns.policy)(state.actor_params, state.obs_stats, {"state": obs})
+    q = fns.q_values(state, {"state": obs}, action).mean(axis=0)
+    return np.asarray(q), np.asarray(probe.optimal_value(obs, config.gamma)), action, history
+
+
+def test_bandit_probe_learns_optimal_action_and_value():
+    obs = np.array([[-1.0], [1.0]])
+    q, q_star, action, _ = learned_q(BANDIT, 8, ProbeBandit(), obs)
+    np.testing.assert_allclose(action, ProbeBandit().optimal_action(jnp.asarray(obs)), atol=0.1)
+    np.testing.assert_allclose(q, q_star, atol=0.1)
+
+
+@pytest.mark.parametrize("target", ["categorical", "hl_gauss"])
+def test_truncation_bootstraps_probe_value(target):
+    """Q* = 1/(1-gamma) = 10 only if the time-limit step bootstraps; as terminal it'd be ~6."""
+    config = dataclasses.replace(TINY, env="ProbeTruncation", value_target=target, n_step=3)
+    q, q_star, _, _ = learned_q(config, 12, ProbeTruncation(), np.array([[1.0]]))
+    np.testing.assert_allclose(q, q_star, rtol=0.1)
+
+
+def test_chain_probe_discounts_per_remaining_step():
+    config = dataclasses.replace(TINY, env="ProbeChain", n_step=2, critic_target="mean")
+    obs = np.array([[1.0], [0.8], [0.6], [0.4], [0.2]])
+    q, q_star, _, _ = learned_q(config, 12, ProbeChain(), obs)
+    np.testing.assert_allclose(q, q_star, atol=0.25)
+    assert np.all(np.diff(q) < 0)  # fewer remaining steps, less value
+
+
+def test_evaluation_reports_deterministic_episode_returns():
+    fns, state, _ = run_chunks(BANDIT, 8)
+    first = jax.device_get(fns.evaluate(state, jax.random.PRNGKey(3)))
+    again = jax.device_get(fns.evaluate(state, jax.random.PRNGKey(3)))
+    assert first == again
+    assert first["eval/episode_length"] == 1.0
+    assert first["eval/episode_return"] > 0.95
+    assert fns.trace_counts["evaluate"] == 1
