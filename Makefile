@@ -1,16 +1,17 @@
 # Two commands are the whole set-up: `make train` and `make test`.
-# Needs only python3, make and git; uv is bootstrapped into the user site.
+# Needs only python3, make and git. uv comes from PATH, or from `python3 -m uv`, or is
+# bootstrapped into .tools/ (a private venv, so PEP 668 system Pythons are fine too).
 PYTHON ?= python3
-UV := $(shell command -v uv 2>/dev/null || echo $(PYTHON) -m uv)
 VENV := .venv
 STAMP := $(VENV)/.installed
 ARGS ?=
+UV := $(shell command -v uv 2>/dev/null || ($(PYTHON) -m uv --version >/dev/null 2>&1 && echo "$(PYTHON) -m uv") || echo .tools/bin/uv)
 
-.PHONY: train test lint bench clean
+.PHONY: train test bench clean
 
 $(STAMP): pyproject.toml uv.lock
-	@$(PYTHON) -m uv --version >/dev/null 2>&1 || command -v uv >/dev/null 2>&1 || \
-		$(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
+	@if [ "$(UV)" = ".tools/bin/uv" ] && [ ! -x .tools/bin/uv ]; then \
+		$(PYTHON) -m venv .tools && .tools/bin/pip install --quiet uv; fi
 	$(UV) sync --frozen
 	@touch $(STAMP)
 
@@ -25,4 +26,4 @@ bench: $(STAMP)  ## throughput benchmark on this machine (writes benchmarks/resu
 	$(VENV)/bin/python benchmarks/throughput.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) .tools .pytest_cache

@@ -75,9 +75,16 @@ def _optimizer(lr: float, weight_decay: float, max_grad_norm: float):
     return optax.chain(optax.clip_by_global_norm(max_grad_norm), adamw) if max_grad_norm else adamw
 
 
-# Keys of the in-graph metric sums; the chunk reports means over the counts named beside.
-_UPDATE_METRICS = ("train/critic_loss", "train/q_mean", "train/target_q_mean")
-_ACTOR_METRICS = ("train/actor_loss",)
+# Keys of the in-graph metric sums carried through the chunk; `_reduce` turns them into means.
+_COLLECT_METRICS = (
+    "train/episode_return",
+    "train/episode_length",
+    "train/episodes",
+    "train/reward",
+)
+_CRITIC_METRICS = ("train/critic_loss", "train/q_mean", "train/target_q_mean")
+_LEARN_METRICS = (*_CRITIC_METRICS, "train/actor_loss", "train/actor_updates")
+_CHUNK_METRICS = (*_COLLECT_METRICS, *_LEARN_METRICS, "train/critic_updates")
 
 
 @dataclass
@@ -287,8 +294,7 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
         return state, jax.tree.map(jnp.sum, per_update)
 
     def no_learning(state: TrainState) -> tuple[TrainState, Metrics]:
-        keys = _UPDATE_METRICS + _ACTOR_METRICS + ("train/actor_updates",)
-        return state, {k: jnp.zeros(()) for k in keys}
+        return state, {k: jnp.zeros(()) for k in _LEARN_METRICS}
 
     # --------------------------------------------------------------------------- CHUNK
     def iteration(carry, _):
@@ -303,14 +309,7 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
 
     def train_chunk(state: TrainState) -> tuple[TrainState, Metrics]:
         trace_counts["train_chunk"] += 1  # runs at trace time only
-        zero_sums = {
-            k: jnp.zeros(())
-            for k in (
-                "train/episode_return train/episode_length train/episodes train/reward "
-                "train/critic_updates train/actor_updates"
-            ).split()
-            + list(_UPDATE_METRICS + _ACTOR_METRICS)
-        }
+        zero_sums = {k: jnp.zeros(()) for k in _CHUNK_METRICS}
         (state, sums), _ = jax.lax.scan(
             iteration, (state, zero_sums), None, length=c.iterations_per_chunk
         )
@@ -370,6 +369,6 @@ def _reduce(sums: Metrics, iterations: int) -> Metrics:
         "train/actor_updates": sums["train/actor_updates"],
         "train/actor_loss": safe(sums["train/actor_loss"], sums["train/actor_updates"]),
     }
-    for k in _UPDATE_METRICS:
+    for k in _CRITIC_METRICS:
         out[k] = safe(sums[k], critic_updates)
     return out
