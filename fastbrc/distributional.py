@@ -65,12 +65,14 @@ def project_categorical(
     Returns:
         ``[..., A]`` projected probabilities; each row keeps the mass of its ``next_probs`` row.
 
-    Targets outside ``[v_min, v_max]`` are clipped onto the end atoms.  Every source atom ``i``
-    gives its mass to the atoms ``j`` with weights ``clip(1 - |b_i - j|, 0, 1)``, where
-    ``b_i = clip((Tz_i - v_min) / spacing, 0, A-1)``; these weights sum to exactly 1 for
-    any ``b_i``, so a target on an atom puts all its mass there.  Cost is O(B * A^2): the
-    ``[..., A, A]`` kernel is an elementwise producer of a reduction, which XLA's GPU backend
-    can fuse; the CPU backend materialises it (B * A^2 * 4 bytes, 334 MB for B=8192, A=101).
+    Targets outside ``[v_min, v_max]`` are clipped onto the end atoms.  Each source atom ``i``
+    lands at ``b_i = clip((Tz_i - v_min) / spacing, 0, A-1)`` and splits its mass between the
+    neighbours ``l = min(floor(b_i), A-2)`` and ``l + 1`` with weights ``1 - (b_i - l)`` and
+    ``b_i - l``.  The two weights sum to exactly 1 for any ``b_i``, so mass is conserved and a
+    target on an atom puts all its mass there (FastTD3's floor == ceil bug cannot occur).
+    The shares are scatter-added: O(B * A) work and memory instead of a dense ``[B, A, A]``
+    kernel (on 2 CPU cores: 2 ms vs 35 ms standalone at B=2048; inside a full update, 6-25%
+    more updates/s; at FastTD3's batch of 32k the dense kernel would be 1.3 GB).
     """
     num_atoms = support.shape[-1]
     v_min, v_max, atom_spacing = _support_bounds(support)
@@ -78,10 +80,19 @@ def project_categorical(
     # Position of each target in atom units, clipped to [0, A-1]: this clips targets outside
     # [v_min, v_max] onto the end atoms, and rounding can never leave the support.
     target_positions = jnp.clip((target_atoms - v_min) / atom_spacing, 0.0, num_atoms - 1.0)
-    atom_indices = jnp.arange(num_atoms, dtype=target_positions.dtype)
-    # kernel[..., i, j]: share of source atom i's mass that lands on atom j.
-    kernel = jnp.clip(1.0 - jnp.abs(target_positions[..., :, None] - atom_indices), 0.0, 1.0)
-    return jnp.sum(next_probs[..., :, None] * kernel, axis=-2)
+    lower = jnp.minimum(jnp.floor(target_positions), num_atoms - 2.0)
+    upper_share = target_positions - lower  # in [0, 1]
+    lower_index = lower.astype(jnp.int32)
+
+    def scatter_row(probs, index, share):
+        out = jnp.zeros_like(probs)
+        out = out.at[index].add(probs * (1.0 - share))
+        return out.at[index + 1].add(probs * share)
+
+    batch_shape = next_probs.shape[:-1]
+    flat = lambda x: x.reshape((-1, num_atoms))
+    projected = jax.vmap(scatter_row)(flat(next_probs), flat(lower_index), flat(upper_share))
+    return projected.reshape(batch_shape + (num_atoms,))
 
 
 def hl_gauss_probs(values: jax.Array, support: jax.Array, sigma: float | jax.Array) -> jax.Array:
