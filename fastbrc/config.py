@@ -185,6 +185,10 @@ def validate(config: Config) -> Config:
         f"--num-envs {c.num_envs} does not split evenly over {len(c.env_names)} tasks",
     )
     need(
+        c.num_eval_envs % len(c.env_names) == 0,
+        f"--num-eval-envs {c.num_eval_envs} does not split evenly over {len(c.env_names)} tasks",
+    )
+    need(
         c.replay_capacity_per_env >= c.n_step,
         f"--replay-capacity-per-env {c.replay_capacity_per_env} is smaller than "
         f"--n-step {c.n_step}",

@@ -80,6 +80,10 @@ def project_categorical(
     # Position of each target in atom units, clipped to [0, A-1]: this clips targets outside
     # [v_min, v_max] onto the end atoms, and rounding can never leave the support.
     target_positions = jnp.clip((target_atoms - v_min) / atom_spacing, 0.0, num_atoms - 1.0)
+    # rewards/discounts may broadcast against next_probs (e.g. a scalar discount)
+    shape = jnp.broadcast_shapes(next_probs.shape, target_positions.shape)
+    next_probs = jnp.broadcast_to(next_probs, shape)
+    target_positions = jnp.broadcast_to(target_positions, shape)
     lower = jnp.minimum(jnp.floor(target_positions), num_atoms - 2.0)
     upper_share = target_positions - lower  # in [0, 1]
     lower_index = lower.astype(jnp.int32)

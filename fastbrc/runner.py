@@ -54,11 +54,6 @@ def train(config: Config, *, verbose: bool = True) -> dict[str, Any]:
     """Train to `config.total_env_steps`; return the last logged record."""
     config = validate(config)
     say = print if verbose else (lambda *a, **k: None)
-    if config.num_eval_envs % len(config.env_names):
-        raise ConfigError(
-            f"--num-eval-envs {config.num_eval_envs} does not split over "
-            f"{len(config.env_names)} tasks"
-        )
     env, eval_env = make_envs(config)
     run_dir = prepare_run_dir(config)
     (run_dir / "config.json").write_text(config.to_json() + "\n")

@@ -212,8 +212,8 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
 
     # --------------------------------------------------------------------------- LEARN
     def critic_update(state: TrainState, batch: rb.NStepBatch, key: jax.Array):
-        obs = normalize(state.obs_stats, batch.obs)
-        next_obs = normalize(state.obs_stats, batch.next_obs)
+        """`batch.obs` / `batch.next_obs` arrive normalised (once per update, in one_update)."""
+        obs, next_obs = batch.obs, batch.next_obs
         # target: target critic at the target actor's smoothed next action
         noise = jnp.clip(
             jax.random.normal(key, batch.action.shape) * c.target_noise,
@@ -253,7 +253,7 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
         return state, metrics
 
     def actor_update(state: TrainState, batch: rb.NStepBatch):
-        obs = normalize(state.obs_stats, batch.obs)
+        obs = batch.obs  # already normalised
 
         def loss_fn(params):
             action = actor.apply(params, actor_input(obs))
@@ -274,6 +274,11 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
     def one_update(state: TrainState, key: jax.Array):
         k_sample, k_target = jax.random.split(key)
         batch = rb.sample(state.replay, k_sample, c.batch_size, c.n_step, c.gamma)
+        # the statistics don't change during learning: normalise once for critic and actor
+        batch = batch.replace(
+            obs=normalize(state.obs_stats, batch.obs),
+            next_obs=normalize(state.obs_stats, batch.next_obs),
+        )
         state, metrics = critic_update(state, batch, k_target)
         update_actor = state.gradient_steps % c.policy_frequency == 0
         state, actor_loss = jax.lax.cond(

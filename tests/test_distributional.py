@@ -200,3 +200,12 @@ def test_expected_value_and_cross_entropy():
     # Cross-entropy is minimised (over logits) at the target itself: H(p) <= H(p, q).
     entropy = distributional.cross_entropy(jnp.log(targets), targets)
     assert np.all(np.asarray(entropy) <= np.asarray(distributional.cross_entropy(logits, targets)))
+
+
+def test_projection_broadcasts_scalar_reward_and_discount():
+    support = distributional.make_support(-5.0, 5.0, 11)
+    probs = jax.nn.softmax(jax.random.normal(jax.random.PRNGKey(0), (3, 11)))
+    scalar = distributional.project_categorical(probs, jnp.float32(0.5), jnp.float32(0.9), support)
+    per_row = distributional.project_categorical(probs, jnp.full(3, 0.5), jnp.full(3, 0.9), support)
+    np.testing.assert_allclose(scalar, per_row, atol=1e-6)
+    assert scalar.shape == (3, 11)

@@ -1,0 +1,42 @@
+"""Presets and hardware profiles: what `fastbrc train` starts from before CLI overrides."""
+
+import dataclasses
+
+import pytest
+
+from fastbrc.config import Config, ConfigError, validate
+from fastbrc.presets import _TASKS, preset, resolve_profile
+
+
+def test_auto_profile_follows_the_backend_and_explicit_profiles_win():
+    assert resolve_profile("auto", "cpu") == "cpu"
+    assert resolve_profile("auto", "gpu") == "gpu"
+    assert resolve_profile("gpu", "cpu") == "gpu"
+    assert resolve_profile("cpu", "gpu") == "cpu"
+
+
+def test_gpu_humanoid_preset_is_fasttd3_playground_scale():
+    c = preset("HumanoidWalk", "gpu")
+    assert (c.num_envs, c.batch_size, c.replay_capacity_per_env) == (1024, 32_768, 10_240)
+    assert (c.updates_per_iteration, c.policy_frequency, c.n_step) == (2, 2, 1)
+    assert (c.gamma, c.tau, c.num_atoms, c.v_min, c.v_max) == (0.97, 0.1, 101, -10.0, 10.0)
+    # the best discounted return, reward_scale / (1 - gamma), fits inside the support
+    assert c.reward_scale / (1 - c.gamma) < c.v_max
+
+
+def test_cpu_profile_is_smaller_and_every_preset_validates():
+    gpu, cpu = preset("HumanoidWalk", "gpu"), preset("HumanoidWalk", "cpu")
+    assert cpu.num_envs < gpu.num_envs and cpu.batch_size < gpu.batch_size
+    assert cpu.critic_width < gpu.critic_width
+    for env in [*_TASKS, "CheetahRun", "ProbeBandit,ProbeChain"]:
+        for profile in ("gpu", "cpu"):
+            c = validate(preset(env, profile))
+            assert c.env == env
+            if env in _TASKS:  # tuned DM Control tasks: rewards in [0, 1] per step
+                assert c.reward_scale / (1 - c.gamma) < c.v_max, (env, profile)
+
+
+def test_validation_rejects_uneven_eval_split():
+    config = dataclasses.replace(Config(env="A,B"), num_envs=64, batch_size=1024, num_eval_envs=3)
+    with pytest.raises(ConfigError, match="--num-eval-envs 3"):
+        validate(config)
