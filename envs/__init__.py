@@ -9,6 +9,7 @@ from .batched import BatchedEnv, EnvState, StepResult
 from .probes import (
     PROBE_ENVS,
     ProbeBandit,
+    ProbeBlowup,
     ProbeChain,
     ProbeConstant,
     ProbeEnv,
@@ -27,6 +28,7 @@ __all__ = [
     "EnvSpec",
     "EnvState",
     "ProbeBandit",
+    "ProbeBlowup",
     "ProbeChain",
     "ProbeConstant",
     "ProbeEnv",

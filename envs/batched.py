@@ -4,6 +4,9 @@ Each task is a contiguous group of envs stepped by its own `jax.vmap(env.step)`;
 results are padded and concatenated so the batch presents one set of arrays. The batch owns
 action repeat, the time limit and auto-reset, and keeps the true final observation of every
 finished episode (`StepResult.next_obs`) apart from the reset one (`StepResult.obs`).
+An env whose step yields a non-finite observation, reward or physics state (NaN physics) is
+reset and reported as a zero-reward truncation from its last finite observation
+(`StepResult.nan_reset`), so NaNs never reach the learner or the replay buffer.
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ class StepResult:
     `obs` is what to act on next (the reset observation where an episode ended); `next_obs`
     is the true next observation (the final one where an episode ended). `episode_return` and
     `episode_length` (agent steps) describe the episode that just ended and are zero elsewhere.
+    `nan_reset` (bool [num_envs]) marks envs whose step produced a non-finite next observation,
+    reward or physics state (`data`); they are reset, and their transition is reported as a
+    truncation with reward 0 and `next_obs` equal to the observation the action was taken in
+    (so it bootstraps from the last finite state), with `terminated` False.
     """
 
     obs: dict[str, jax.Array]
@@ -51,6 +58,7 @@ class StepResult:
     episode_return: jax.Array
     episode_length: jax.Array
     task_id: jax.Array
+    nan_reset: jax.Array
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,9 +169,16 @@ class BatchedEnv:
             terminations.append(terminated)
 
         reward = jnp.concatenate(rewards).astype(jnp.float32)
-        terminated = jnp.concatenate(terminations)
+        next_obs = self._batch_obs(tuple(stepped))
+        nan_reset = self._non_finite(stepped, next_obs, reward)
+        # NaN physics: report a zero-reward truncation from the last finite observation.
+        reward = jnp.where(nan_reset, 0.0, reward)
+        next_obs = {
+            key: _where_envs(nan_reset, state.obs[key], value) for key, value in next_obs.items()
+        }
+        terminated = jnp.concatenate(terminations) & ~nan_reset
         episode_step = state.episode_step + 1
-        truncated = (episode_step >= self._episode_limits) & ~terminated
+        truncated = nan_reset | ((episode_step >= self._episode_limits) & ~terminated)
         done = terminated | truncated
         episode_return = state.episode_return + reward
 
@@ -173,13 +188,14 @@ class BatchedEnv:
         )
         result = StepResult(
             obs=self._batch_obs(task_states),
-            next_obs=self._batch_obs(tuple(stepped)),
+            next_obs=next_obs,
             reward=reward,
             terminated=terminated,
             truncated=truncated,
             episode_return=jnp.where(done, episode_return, 0.0),
             episode_length=jnp.where(done, episode_step, 0),
             task_id=self.task_ids,
+            nan_reset=nan_reset,
         )
         new_state = EnvState(
             task_states=task_states,
@@ -189,6 +205,19 @@ class BatchedEnv:
             rng=rng,
         )
         return new_state, result
+
+    def _non_finite(
+        self, stepped: tuple[Any, ...], next_obs: dict[str, jax.Array], reward: jax.Array
+    ) -> jax.Array:
+        """Per env: any non-finite value in its next observation, reward or physics `data`."""
+        bad = ~jnp.isfinite(reward)
+        for value in next_obs.values():
+            bad = bad | _any_non_finite(value)
+        physics = [
+            _any_non_finite_leaf(getattr(task_state, "data", None), task.count)
+            for task, task_state in zip(self._tasks, stepped, strict=True)
+        ]
+        return bad | jnp.concatenate(physics)
 
     def _reset_task(self, task: _Task, key: jax.Array) -> Any:
         keys = jax.random.split(key, task.count)
@@ -240,6 +269,20 @@ def _repeat_step(
     init = (state, jnp.zeros((), jnp.float32), jnp.zeros((), bool))
     (state, total, terminated), _ = jax.lax.scan(inner_step, init, None, length=action_repeat)
     return state, total, terminated
+
+
+def _any_non_finite(batch: jax.Array) -> jax.Array:
+    """Per row of `batch` [n, ...]: whether any entry is NaN or infinite."""
+    return jnp.any(~jnp.isfinite(batch), axis=tuple(range(1, batch.ndim)))
+
+
+def _any_non_finite_leaf(tree: Any, count: int) -> jax.Array:
+    """Per env of a stacked pytree: any non-finite value in a floating-point leaf (bool [count])."""
+    bad = jnp.zeros(count, bool)
+    for leaf in jax.tree.leaves(tree):
+        if hasattr(leaf, "dtype") and jnp.issubdtype(leaf.dtype, jnp.inexact):
+            bad = bad | _any_non_finite(jnp.asarray(leaf))
+    return bad
 
 
 def _fresh_containers(tree: Any) -> Any:

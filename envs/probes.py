@@ -202,10 +202,49 @@ class ProbePrivileged(ProbeEnv):
         return jnp.ones(obs.shape[:-1], jnp.float32)
 
 
+class ProbeBlowup(ProbeEnv):
+    """Reward 1 every step, never terminates, obs = steps taken [float], time limit 50 steps.
+
+    An action with `action[0] > 0.5` makes the physics blow up: the returned state's obs,
+    reward and float `data` leaf ({"qpos": [steps], "step": int32}) are NaN and `done` is 1,
+    as Playground's DM Control envs flag NaN physics. The optimal action never blows up (-1);
+    with time-limit bootstrapping Q* = 1 / (1 - gamma) for every observation.
+    """
+
+    DEFAULT_EPISODE_LENGTH: ClassVar[int] = 50
+    BLOWUP_THRESHOLD: ClassVar[float] = 0.5
+
+    @staticmethod
+    def _blowup_state(
+        qpos: jax.Array, reward: jax.Array, done: jax.Array, steps: jax.Array
+    ) -> ProbeState:
+        qpos = jnp.asarray(qpos, jnp.float32)
+        state = ProbeEnv._state(qpos, reward, done, steps)
+        return state.replace(data={"qpos": qpos, "step": jnp.asarray(steps, jnp.int32)})
+
+    def reset(self, rng: jax.Array) -> ProbeState:
+        del rng
+        return self._blowup_state(jnp.zeros(1), 0.0, 0.0, 0)
+
+    def step(self, state: ProbeState, action: jax.Array) -> ProbeState:
+        blowup = action[0] > self.BLOWUP_THRESHOLD
+        nan_if_blowup = jnp.where(blowup, jnp.nan, 0.0)
+        steps = state.info["steps"] + 1
+        qpos = state.data["qpos"] + 1.0 + nan_if_blowup
+        return self._blowup_state(qpos, 1.0 + nan_if_blowup, blowup, steps)
+
+    def optimal_action(self, obs: jax.Array) -> jax.Array:
+        return -jnp.ones(obs.shape[:-1] + (self.action_size,), jnp.float32)
+
+    def optimal_value(self, obs: jax.Array, gamma: float) -> jax.Array:
+        return jnp.full(obs.shape[:-1], 1.0 / (1.0 - gamma), jnp.float32)
+
+
 PROBE_ENVS: dict[str, type[ProbeEnv]] = {
     "ProbeConstant": ProbeConstant,
     "ProbeBandit": ProbeBandit,
     "ProbeTruncation": ProbeTruncation,
     "ProbeChain": ProbeChain,
     "ProbePrivileged": ProbePrivileged,
+    "ProbeBlowup": ProbeBlowup,
 }

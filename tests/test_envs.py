@@ -14,10 +14,12 @@ from fastbrc.envs import (
     EnvLoadError,
     ProbeBandit,
     ProbeChain,
+    ProbePrivileged,
     ProbeTruncation,
     list_envs,
     load_env,
 )
+from fastbrc.envs.probes import PROBE_ENVS, ProbeBlowup
 
 
 def rollout(env: BatchedEnv, num_steps: int, action: jax.Array | None = None, seed: int = 0):
@@ -198,6 +200,119 @@ def test_probe_optimal_values_match_rollout_returns():
     worse = bandit.step(state, bandit.optimal_action(state.obs) + 0.3)
     np.testing.assert_allclose(best.reward, bandit.optimal_value(state.obs[None], gamma)[0])
     assert worse.reward < best.reward
+
+
+def assert_all_finite(tree) -> None:
+    for path, leaf in jax.tree_util.tree_leaves_with_path(jax.device_get(tree)):
+        assert np.isfinite(np.asarray(leaf)).all(), jax.tree_util.keystr(path)
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+def test_nan_physics_resets_env_and_reports_truncation(jit):
+    env = BatchedEnv(["ProbeBlowup"], 4)
+    reset = jax.jit(env.reset) if jit else env.reset
+    step = jax.jit(env.step) if jit else env.step
+    state = reset(jax.random.PRNGKey(0))
+    blowup, safe = jnp.array([[1.0], [-1.0], [1.0], [-1.0]]), -jnp.ones((4, 1))
+    flagged = [True, False, True, False]
+
+    new_state, result = step(state, blowup)
+    np.testing.assert_array_equal(result.nan_reset, flagged)
+    assert_all_finite(result)
+    assert_all_finite(new_state)
+    np.testing.assert_array_equal(result.reward, [0.0, 1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(result.truncated, flagged)
+    assert not np.asarray(result.terminated).any()
+    # Blown-up envs store the observation they acted in; the others the true next one.
+    np.testing.assert_array_equal(result.next_obs["state"][:, 0], [0.0, 1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(result.episode_return, [0.0, 0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(result.episode_length, [1, 0, 1, 0])
+    np.testing.assert_array_equal(new_state.episode_step, [0, 1, 0, 1])
+    np.testing.assert_array_equal(new_state.episode_return, [0.0, 1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(result.obs["state"][:, 0], [0.0, 1.0, 0.0, 1.0])
+
+    state, result = step(new_state, safe)
+    assert not np.asarray(result.nan_reset).any()
+    assert not np.asarray(result.truncated).any()
+    np.testing.assert_array_equal(result.reward, 1.0)
+    np.testing.assert_array_equal(state.episode_step, [1, 2, 1, 2])
+
+    # Mid-episode blow-up: next_obs is the pre-step obs, not the reset one; the return is
+    # that of the finite steps.
+    state, result = step(state, jnp.ones((4, 1)))
+    np.testing.assert_array_equal(result.nan_reset, True)
+    assert_all_finite((state, result))
+    np.testing.assert_array_equal(result.next_obs["state"][:, 0], [1.0, 2.0, 1.0, 2.0])
+    np.testing.assert_array_equal(result.obs["state"][:, 0], 0.0)
+    np.testing.assert_array_equal(result.episode_return, [1.0, 2.0, 1.0, 2.0])
+    np.testing.assert_array_equal(result.episode_length, [2, 3, 2, 3])
+    np.testing.assert_array_equal(state.episode_step, 0)
+
+
+def test_nan_reset_multi_task_flags_only_blowup_envs():
+    env = BatchedEnv(["ProbeBlowup", "ProbePrivileged"], 5, envs_per_task=[3, 2])
+    assert env.spec.task_obs_sizes == (1, 2)
+    state = jax.jit(env.reset)(jax.random.PRNGKey(0))
+    # Action dim 0 is 1.0 for the ProbePrivileged envs too: only ProbeBlowup can blow up.
+    action = jnp.array([[1.0, 0.3], [-1.0, 0.3], [1.0, 0.3], [1.0, 0.3], [1.0, -0.3]])
+    new_state, result = jax.jit(env.step)(state, action)
+    np.testing.assert_array_equal(result.nan_reset, [True, False, True, False, False])
+    assert_all_finite((new_state, result))
+    np.testing.assert_array_equal(result.truncated, [True, False, True, False, False])
+    np.testing.assert_array_equal(result.terminated, [False, False, False, True, True])
+    np.testing.assert_array_equal(result.reward[:3], [0.0, 1.0, 0.0])
+    target = ProbePrivileged._target(state.obs["state"][3:])
+    expected = 1.0 - jnp.mean((action[3:] - target) ** 2, axis=-1)
+    np.testing.assert_allclose(result.reward[3:], expected, rtol=1e-6)
+    for key in ("state", "privileged_state"):
+        next_obs, acted = np.asarray(result.next_obs[key]), np.asarray(state.obs[key])
+        np.testing.assert_array_equal(next_obs[[0, 2]], acted[[0, 2]])
+        np.testing.assert_array_equal(next_obs[3:], acted[3:])  # bandit keeps its context
+    np.testing.assert_array_equal(result.next_obs["state"][1], [1.0, 0.0])
+    np.testing.assert_array_equal(new_state.episode_step, [0, 1, 0, 0, 0])
+
+
+def _finite_except(keep_nan: str):
+    """A ProbeBlowup whose blow-up leaves only `keep_nan` non-finite and never sets done."""
+
+    class PartialBlowup(ProbeBlowup):
+        def step(self, state, action):
+            stepped = super().step(state, action)
+            fixed = {
+                "obs": jnp.nan_to_num(stepped.obs),
+                "reward": jnp.nan_to_num(stepped.reward),
+                "data": jax.tree.map(jnp.nan_to_num, stepped.data),
+            }
+            del fixed[keep_nan]
+            return stepped.replace(done=jnp.zeros_like(stepped.done), **fixed)
+
+    return PartialBlowup
+
+
+@pytest.mark.parametrize("keep_nan", ["obs", "reward", "data"])
+def test_nan_reset_from_each_source(monkeypatch, keep_nan):
+    monkeypatch.setitem(PROBE_ENVS, "ProbePartialBlowup", _finite_except(keep_nan))
+    env = BatchedEnv(["ProbePartialBlowup"], 2)
+    state = env.reset(jax.random.PRNGKey(0))
+    new_state, result = jax.jit(env.step)(state, jnp.array([[1.0], [-1.0]]))
+    np.testing.assert_array_equal(result.nan_reset, [True, False])
+    np.testing.assert_array_equal(result.truncated, [True, False])
+    assert_all_finite((new_state, result))
+    np.testing.assert_array_equal(new_state.episode_step, [0, 1])
+
+
+def test_probe_blowup_optimal_policy_never_blows_up():
+    probe = ProbeBlowup()
+    limit = ProbeBlowup.DEFAULT_EPISODE_LENGTH
+    obs = jnp.array([[0.0], [7.0]])
+    np.testing.assert_allclose(probe.optimal_value(obs, 0.9), [10.0, 10.0], rtol=1e-6)
+    np.testing.assert_array_equal(probe.optimal_action(obs), [[-1.0], [-1.0]])
+    env = BatchedEnv(["ProbeBlowup"], 2)
+    _, _, results, _ = rollout(env, limit + 3, action=probe.optimal_action(jnp.zeros((2, 1))))
+    assert not results.nan_reset.any() and not results.terminated.any()
+    np.testing.assert_array_equal(np.flatnonzero(results.truncated[:, 0]), [limit - 1])
+    np.testing.assert_allclose(results.episode_return[limit - 1], float(limit))
+    np.testing.assert_allclose(results.reward, 1.0)
 
 
 def test_unknown_name_suggests_close_matches():
