@@ -1,63 +1,189 @@
-"""The `fastbrc` command line: `fastbrc train [--profile auto|gpu|cpu] [--any-config-field V]`.
+"""The `fastbrc` command line: `fastbrc train ...` and `fastbrc eval ...`.
 
 The preset for ``--env`` and the hardware profile supplies every default; any field given on
-the command line overrides it. Bad input exits with a one-line error, never a traceback.
+the command line overrides it. ``--resume DIR`` continues a run with its own config (only
+the fields in `RESUMABLE_FIELDS` may change). Bad input exits with status 2 and a one-line
+error, never a traceback; a diverged run exits with status 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import json
+import re
 import sys
+from pathlib import Path
 
 USAGE = """usage: fastbrc train [--env NAME] [--profile auto|gpu|cpu] [--CONFIG-FIELD VALUE ...]
+       fastbrc train --resume RUN_DIR [--total-env-steps N ...]
+       fastbrc eval --run-dir RUN_DIR [--checkpoint STEP] [--num-episodes N] [--seed S]
 
 commands:
-  train    train an agent (see `fastbrc train --help` for every field)
+  train    train an agent (see `fastbrc train --help` for every field); --overwrite replaces
+           the run in --run-dir, --resume continues it from its newest good checkpoint
+  eval     evaluate a run's checkpoint with the deterministic policy
 """
 
 
-def _fail(message: str) -> int:
+class UsageError(Exception):
+    """Bad command-line input, reported as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse would print usage and exit
+        raise UsageError(message)
+
+
+def _fail(message: str, code: int = 2) -> int:
     print(f"fastbrc: error: {message}", file=sys.stderr)
-    return 2
+    return code
+
+
+_BORDER = re.compile(r"^[\s│┃|]+|[\s│┃|]+$")
+_RULE = set("─━-+╰╯╭╮ ")
+
+
+def _panel_message(text: str) -> str:
+    """The first line of text inside one of tyro's error panels (row 0 is its title)."""
+    for row in text.splitlines()[1:]:
+        line = _BORDER.sub("", row)
+        if line and not set(line) <= _RULE:
+            return line
+    return "invalid arguments"
+
+
+def _tyro_cli(config_cls, default, args: list[str], description: str):
+    """tyro.cli, with its boxed error panels turned into a one-line UsageError."""
+    import tyro
+
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            return tyro.cli(
+                config_cls,
+                default=default,
+                args=args,
+                prog="fastbrc train",
+                description=description,
+            )
+    except SystemExit as exit_:
+        if exit_.code in (0, None):
+            sys.stderr.write(captured.getvalue())
+            raise
+        raise UsageError(
+            f"{_panel_message(captured.getvalue())} (see fastbrc train --help)"
+        ) from None
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _resume_config(run_dir: Path, rest: list[str]):
+    """The run's saved config with the overrides in `rest` (only RESUMABLE_FIELDS)."""
+    import dataclasses
+
+    from fastbrc.config import RESUMABLE_FIELDS, Config, ConfigError
+
+    if not (run_dir / "config.json").exists():
+        raise ConfigError(f"--resume {run_dir}: no run there (no config.json)")
+    try:
+        saved = Config.from_json((run_dir / "config.json").read_text())
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"{run_dir / 'config.json'} is not a valid config: {error}") from None
+    defaults = dataclasses.replace(saved, run_dir=str(run_dir))
+    config = _tyro_cli(Config, defaults, rest, f"Resume the run in {run_dir}.")
+    locked = [n for n in config.changed_fields(defaults) if n not in RESUMABLE_FIELDS]
+    locked += ["run_dir"] if config.run_dir != defaults.run_dir else []
+    if locked:
+        allowed = ", ".join(_flag(f) for f in sorted(RESUMABLE_FIELDS - {"run_dir"}))
+        raise ConfigError(
+            f"{_flag(locked[0])} cannot change when resuming (the run has "
+            f"{getattr(defaults, locked[0])!r}); only {allowed} can"
+        )
+    return config
 
 
 def train_main(argv: list[str]) -> int:
-    import jax  # noqa: F401  (after argument checks: importing jax takes a while)
-    import tyro
+    pre = _Parser(add_help=False)
+    pre.add_argument("--env")
+    pre.add_argument("--profile", choices=("auto", "gpu", "cpu"))
+    pre.add_argument("--resume", metavar="RUN_DIR")
+    pre.add_argument("--overwrite", action="store_true")
+    known, rest = pre.parse_known_args(argv)
 
+    import jax  # after the argument checks: importing jax takes a while
+
+    from fastbrc.checkpoint import CheckpointError
     from fastbrc.config import Config, ConfigError
     from fastbrc.envs import EnvLoadError
     from fastbrc.presets import describe, preset, resolve_profile
-    from fastbrc.runner import train
+    from fastbrc.runner import TrainingDiverged, train
 
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--env", default=Config.env)
-    pre.add_argument("--profile", choices=("auto", "gpu", "cpu"), default="auto")
-    known, rest = pre.parse_known_args(argv)
-    profile = resolve_profile(known.profile, jax.default_backend())
-    defaults = preset(known.env, profile)
-    config = tyro.cli(
-        Config,
-        default=defaults,
-        args=rest,
-        prog="fastbrc train",
-        description=(
-            f"Train with the '{profile}' preset of {known.env}; flags override it. "
-            "--profile auto|gpu|cpu picks the hardware profile (auto: cpu when JAX sees no "
-            "accelerator)."
-        ),
-    )
-    if known.profile == "auto" and profile == "cpu":
-        print(
-            "fastbrc: no accelerator found, using the CPU profile "
-            f"({describe(defaults)}); pass --profile gpu for the full-size preset"
-        )
     try:
-        train(config)
-    except (ConfigError, EnvLoadError) as error:
+        if known.resume:
+            if known.env or known.profile or known.overwrite:
+                raise UsageError(
+                    "--resume continues a run with its own config; drop --env, "
+                    "--profile and --overwrite"
+                )
+            config = _resume_config(Path(known.resume), rest)
+        else:
+            env = known.env or Config.env
+            profile = resolve_profile(known.profile or "auto", jax.default_backend())
+            defaults = preset(env, profile)
+            config = _tyro_cli(
+                Config,
+                defaults,
+                rest,
+                f"Train with the '{profile}' preset of {env}; flags override it. "
+                "--profile auto|gpu|cpu picks the hardware profile (auto: cpu when JAX sees no "
+                "accelerator).",
+            )
+            if (known.profile or "auto") == "auto" and profile == "cpu":
+                print(
+                    "fastbrc: no accelerator found, using the CPU profile "
+                    f"({describe(defaults)}); pass --profile gpu for the full-size preset"
+                )
+        train(config, resume=bool(known.resume), overwrite=known.overwrite)
+    except (UsageError, ConfigError, EnvLoadError, CheckpointError) as error:
         return _fail(str(error))
+    except TrainingDiverged as error:
+        return _fail(str(error), code=1)
     except KeyboardInterrupt:
-        return _fail("interrupted")
+        return _fail("interrupted", code=130)
+    return 0
+
+
+def eval_main(argv: list[str]) -> int:
+    parser = _Parser(prog="fastbrc eval", description="Evaluate a run's checkpoint.")
+    parser.add_argument("--run-dir", required=True, help="the run directory")
+    parser.add_argument(
+        "--checkpoint", type=int, help="env step of the checkpoint (default: newest)"
+    )
+    parser.add_argument("--num-episodes", type=int, help="episodes (default: the run's eval envs)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the episodes' initial states")
+    args = parser.parse_args(argv)
+    if args.num_episodes is not None and args.num_episodes < 1:
+        raise UsageError("--num-episodes must be >= 1")
+
+    from fastbrc.checkpoint import CheckpointError
+    from fastbrc.config import ConfigError
+    from fastbrc.envs import EnvLoadError
+    from fastbrc.policy import evaluate_run
+
+    try:
+        result = evaluate_run(args.run_dir, args.checkpoint, args.num_episodes, args.seed)
+    except (ConfigError, EnvLoadError, CheckpointError) as error:
+        return _fail(str(error))
+    print(
+        f"fastbrc: {args.run_dir} checkpoint {result['checkpoint']:,}: eval return "
+        f"{result['eval/episode_return']:.1f} +- {result['eval/episode_return_std']:.1f}, "
+        f"episode length {result['eval/episode_length']:.0f}"
+    )
+    print(json.dumps(result))
     return 0
 
 
@@ -67,9 +193,13 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE)
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
-    if command == "train":
-        return train_main(rest)
-    return _fail(f"unknown command '{command}' (expected: train)")
+    commands = {"train": train_main, "eval": eval_main}
+    if command not in commands:
+        return _fail(f"unknown command '{command}' (expected: {', '.join(commands)})")
+    try:
+        return commands[command](rest)
+    except UsageError as error:
+        return _fail(str(error))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,20 @@ class ConfigError(ValueError):
     """A configuration the trainer cannot run; the message is one line for the user."""
 
 
+# Fields a resumed run may change; every other field must match the checkpoint's config.
+RESUMABLE_FIELDS = frozenset(
+    {
+        "total_env_steps",
+        "eval_every_env_steps",
+        "num_eval_envs",
+        "checkpoint_every",
+        "keep_checkpoints",
+        "save_buffer",
+        "run_dir",
+    }
+)
+
+
 @dataclass(frozen=True)
 class Config:
     # --- run -----------------------------------------------------------------------------
@@ -66,6 +80,16 @@ class Config:
     """Iterations fused into one jitted lax.scan (one host sync, one log point per chunk)."""
     eval_every_env_steps: int = 1_000_000
     """Evaluate after the first chunk that crosses each multiple of this (and at the end)."""
+
+    # --- checkpoints ---------------------------------------------------------------------
+    checkpoint_every: int = 2_000_000
+    """Save a checkpoint after the first chunk that crosses each multiple of this many env
+    steps, and at the end (or on SIGINT/SIGTERM)."""
+    keep_checkpoints: int = 2
+    """Keep the newest this many checkpoints (2 or more leaves a fallback if one is damaged)."""
+    save_buffer: bool = True
+    """Save the replay buffer in checkpoints (exact resume). Without it a resumed run refills
+    the buffer for the warm-up before it learns again."""
 
     # --- TD learning ---------------------------------------------------------------------
     gamma: float = 0.97
@@ -140,6 +164,14 @@ class Config:
     def num_chunks(self) -> int:
         return -(-self.total_env_steps // self.env_steps_per_chunk)
 
+    def changed_fields(self, other: Config) -> list[str]:
+        """Names of the fields whose values differ between `self` and `other`."""
+        return [
+            f.name
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) != getattr(other, f.name)
+        ]
+
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
@@ -167,6 +199,7 @@ def validate(config: Config) -> Config:
     positive = (
         "total_env_steps num_envs num_eval_envs replay_capacity_per_env n_step batch_size "
         "updates_per_iteration policy_frequency iterations_per_chunk eval_every_env_steps "
+        "checkpoint_every keep_checkpoints "
         "critic_width critic_depth num_critics num_atoms actor_width"
     ).split()
     for name in positive:

@@ -25,9 +25,20 @@ def _clean(value: Any) -> Any:
 class MetricsLogger:
     """Appends one JSON object per log point and mirrors scalars to TensorBoard."""
 
-    def __init__(self, run_dir: Path):
-        self._jsonl = open(run_dir / "metrics.jsonl", "a", buffering=1)
-        self._tb = SummaryWriter(str(run_dir / "tensorboard"))
+    def __init__(self, run_dir: Path, resume_from_step: int | None = None):
+        """`resume_from_step`: drop records logged after this env step (a resumed run redoes
+        them), in metrics.jsonl and, through a purge event, in TensorBoard."""
+        path = run_dir / "metrics.jsonl"
+        if resume_from_step is not None and path.exists():
+            kept = [
+                line
+                for line in path.read_text().splitlines()
+                if line.strip() and json.loads(line)["env_steps"] <= resume_from_step
+            ]
+            path.write_text("".join(line + "\n" for line in kept))
+        self._jsonl = open(path, "a", buffering=1)
+        purge = None if resume_from_step is None else resume_from_step + 1
+        self._tb = SummaryWriter(str(run_dir / "tensorboard"), purge_step=purge)
 
     def write(self, record: dict[str, Any]) -> dict[str, Any]:
         record = {k: _clean(v) for k, v in record.items()}
@@ -52,10 +63,10 @@ def _duration(seconds: float) -> str:
 class Progress:
     """A live single line on a terminal; one line per update otherwise (logs, CI)."""
 
-    def __init__(self, total_env_steps: int, stream: TextIO = sys.stdout):
+    def __init__(self, total_env_steps: int, stream: TextIO | None = None):
         self.total = total_env_steps
-        self.stream = stream
-        self.live = stream.isatty()
+        self.stream = stream or sys.stdout  # looked up now, not at import
+        self.live = self.stream.isatty()
 
     def update(self, env_steps: int, steps_per_s: float, eval_return: float | None, eta_s: float):
         pct = 100.0 * env_steps / self.total

@@ -27,6 +27,7 @@ _CPU_PROFILE: dict[str, Any] = dict(
     critic_bf16=False,
     iterations_per_chunk=100,
     eval_every_env_steps=100_000,
+    checkpoint_every=500_000,
     total_env_steps=2_000_000,
 )
 

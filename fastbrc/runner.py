@@ -1,23 +1,38 @@
-"""The thin Python loop around jitted chunks: compile, train, evaluate, log.
+"""The thin Python loop around jitted chunks: compile, train, evaluate, log, checkpoint.
 
 Nothing here runs per environment step: one chunk call covers ``iterations_per_chunk`` x
-``num_envs`` env steps, followed by one host read of the chunk's already-reduced metrics.
-Compilation is done ahead of time and timed separately from training.
+``num_envs`` env steps, followed by one host read of the chunk's already-reduced metrics
+(including the in-graph non-finite flag). Compilation is done ahead of time and timed
+separately from training. Every check of the user's input (config, environment, run
+directory, memory, checkpoint compatibility) happens before anything is written.
 """
 
 from __future__ import annotations
 
+import shutil
+import signal
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import jax
 
+from fastbrc import memory
+from fastbrc.checkpoint import CheckpointError, Checkpoints
 from fastbrc.config import Config, ConfigError, validate
 from fastbrc.envs import BatchedEnv
 from fastbrc.logger import MetricsLogger, Progress
-from fastbrc.replay import buffer_nbytes
-from fastbrc.train import TrainFns, make_train_fns
+from fastbrc.train import NONFINITE_CHECKS, TrainFns, make_train_fns
+
+# What a run directory holds; --overwrite removes exactly these.
+RUN_ENTRIES = ("config.json", "metrics.jsonl", "tensorboard", "checkpoints")
+
+__all__ = ["CheckpointError", "TrainingDiverged", "build", "make_envs", "train"]
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss, Q value or parameter became non-finite (one-line message)."""
 
 
 def make_envs(config: Config) -> tuple[BatchedEnv, BatchedEnv]:
@@ -29,45 +44,130 @@ def make_envs(config: Config) -> tuple[BatchedEnv, BatchedEnv]:
     return env, eval_env
 
 
-def prepare_run_dir(config: Config) -> Path:
-    """Create the run directory; refuse one that already holds a run."""
-    if config.run_dir is None:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        path = Path("runs") / f"{config.env.replace(',', '+')}-{stamp}"
-    else:
-        path = Path(config.run_dir)
-    if (path / "metrics.jsonl").exists() or (path / "config.json").exists():
-        raise ConfigError(f"run directory {path} already holds a run; choose another --run-dir")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def run_dir_of(config: Config) -> Path:
+    if config.run_dir is not None:
+        return Path(config.run_dir)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{config.env.replace(',', '+')}-{stamp}"
 
 
-def _human_bytes(n: int) -> str:
+def holds_run(path: Path) -> bool:
+    return any((path / name).exists() for name in RUN_ENTRIES)
+
+
+def check_run_dir(path: Path, *, resume: bool, overwrite: bool) -> None:
+    """Refuse a directory that holds another run (unless resuming or overwriting)."""
+    if resume:
+        if not (path / "config.json").exists():
+            raise ConfigError(f"--resume {path}: no run there (no config.json)")
+        return
+    if holds_run(path) and not overwrite:
+        raise ConfigError(
+            f"run directory {path} already holds a run; pass --resume {path} to continue it "
+            "or --overwrite to replace it"
+        )
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"run directory {path} exists and is not a directory")
+
+
+def clear_run_dir(path: Path) -> None:
+    for name in RUN_ENTRIES:
+        entry = path / name
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        elif entry.exists():
+            entry.unlink()
+
+
+def _human_bytes(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{n} B"
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
         n /= 1024
     return f"{n:.1f} GiB"
 
 
-def train(config: Config, *, verbose: bool = True) -> dict[str, Any]:
-    """Train to `config.total_env_steps`; return the last logged record."""
+class StopRequest:
+    """SIGINT/SIGTERM set a flag the loop reads between chunks; a second SIGINT interrupts."""
+
+    def __init__(self) -> None:
+        self.signal_name: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        self.signal_name = signal.Signals(signum).name
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C is final
+
+    def __enter__(self) -> StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+
+def _crossed(env_steps: int, per_chunk: int, every: int) -> bool:
+    return env_steps // every > (env_steps - per_chunk) // every
+
+
+def train(
+    config: Config, *, resume: bool = False, overwrite: bool = False, verbose: bool = True
+) -> dict[str, Any]:
+    """Train to `config.total_env_steps`; return the last logged record.
+
+    `resume`: continue the run in `config.run_dir` from its newest good checkpoint.
+    `overwrite`: replace the run in `config.run_dir` instead of refusing it.
+    """
     config = validate(config)
     say = print if verbose else (lambda *a, **k: None)
+    run_dir = run_dir_of(config)
+    check_run_dir(run_dir, resume=resume, overwrite=overwrite)
     env, eval_env = make_envs(config)
-    run_dir = prepare_run_dir(config)
-    (run_dir / "config.json").write_text(config.to_json() + "\n")
     fns = make_train_fns(config, env, eval_env)
+    key_init, key_eval = jax.random.split(jax.random.PRNGKey(config.seed))
+    abstract = jax.eval_shape(fns.init, key_init)
+    device = jax.devices()[0]
+    need = memory.estimate(config, abstract, env.spec.obs_size, env.spec.action_size)
+    where = "this machine" if device.platform == "cpu" else f"the {device.device_kind}"
+    memory.check_fits(need, memory.available_bytes(device), where)
 
     start = time.perf_counter()
-    key_init, key_eval = jax.random.split(jax.random.PRNGKey(config.seed))
-    state = fns.init(key_init)
+    checkpoints_dir = run_dir / "checkpoints"
+    first_chunk = 0
+    if resume:
+        checkpoints = Checkpoints(checkpoints_dir, keep=config.keep_checkpoints)
+        restored = checkpoints.restore(abstract, config, warn=say)
+        state = restored.state
+        if not restored.has_buffer:
+            state = state.replace(replay=fns.empty_replay())
+            say(
+                "fastbrc: the checkpoint has no replay buffer; refilling it before learning "
+                "(this resume is not bit-exact)"
+            )
+        first_chunk = restored.chunk
+        if first_chunk >= config.num_chunks:
+            raise ConfigError(
+                f"the run in {run_dir} already reached {restored.step:,} env steps; pass a "
+                "larger --total-env-steps to train on"
+            )
+        say(f"fastbrc: resuming {run_dir} from checkpoint {restored.step:,}")
+    else:
+        if overwrite:
+            clear_run_dir(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        checkpoints = Checkpoints(checkpoints_dir, keep=config.keep_checkpoints)
+        state = fns.init(key_init)
+    (run_dir / "config.json").write_text(config.to_json() + "\n")
     jax.block_until_ready(state)
     capacity = config.replay_capacity_per_env * config.num_envs
     say(
         f"fastbrc: {config.env} | {config.num_envs} envs on {jax.default_backend()} "
-        f"({jax.devices()[0].device_kind}) | replay {capacity:,} transitions "
-        f"({config.replay_capacity_per_env:,}/env), {_human_bytes(buffer_nbytes(state.replay))}"
+        f"({device.device_kind}) | replay {capacity:,} transitions "
+        f"({config.replay_capacity_per_env:,}/env), {_human_bytes(need.replay)} | "
+        f"estimated peak {_human_bytes(need.total)}"
     )
     say(f"fastbrc: run directory {run_dir}")
     chunk = fns.train_chunk.lower(state).compile()
@@ -75,50 +175,103 @@ def train(config: Config, *, verbose: bool = True) -> dict[str, Any]:
     compile_s = time.perf_counter() - start
     say(f"fastbrc: compiled in {compile_s:.1f} s (init + chunk + eval)")
 
-    logger = MetricsLogger(run_dir)
+    per_chunk = config.env_steps_per_chunk
+    logger = MetricsLogger(run_dir, resume_from_step=first_chunk * per_chunk if resume else None)
     progress = Progress(config.total_env_steps) if verbose else None
-    env_steps_per_chunk = config.env_steps_per_chunk
     train_s = 0.0
     last_eval: float | None = None
+    last_saved = first_chunk * per_chunk if resume else None
     record: dict[str, Any] = {}
-    for index in range(config.num_chunks):
-        tick = time.perf_counter()
-        state, metrics = chunk(state)
-        metrics = jax.device_get(metrics)
-        chunk_s = time.perf_counter() - tick
-        train_s += chunk_s
-        env_steps = (index + 1) * env_steps_per_chunk
-        record = {"env_steps": env_steps, **metrics}
-        last_chunk = index == config.num_chunks - 1
-        if (
-            last_chunk
-            or env_steps // config.eval_every_env_steps
-            > (env_steps - env_steps_per_chunk) // config.eval_every_env_steps
-        ):
-            eval_metrics = jax.device_get(evaluate(state, jax.random.fold_in(key_eval, index)))
-            record.update(eval_metrics)
-            last_eval = float(eval_metrics["eval/episode_return"])
-        record.update(
-            {
-                "wall_s": time.perf_counter() - start,
-                "perf/train_s": train_s,
-                "perf/compile_s": compile_s,
-                "perf/env_steps_per_s": env_steps_per_chunk / chunk_s,
-                "perf/updates_per_s": float(metrics["train/critic_updates"]) / chunk_s,
-            }
+
+    def save(state: Any, chunk_index: int) -> None:
+        nonlocal last_saved
+        env_steps = chunk_index * per_chunk
+        try:
+            info = checkpoints.save(state, step=env_steps, chunk=chunk_index, config=config)
+        except Exception as error:  # noqa: BLE001 - disk full, permissions, ...: one line
+            raise CheckpointError(
+                f"could not save checkpoint {env_steps:,} in {checkpoints.directory}: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+        last_saved = env_steps
+        buffer = "with" if config.save_buffer else "without"
+        say(
+            f"fastbrc: checkpoint {env_steps:,} saved ({buffer} replay buffer, "
+            f"{_human_bytes(info.nbytes)}, {info.seconds:.1f} s)"
         )
-        record = logger.write(record)
+
+    try:
+        with StopRequest() as stop:
+            for index in range(first_chunk, config.num_chunks):
+                tick = time.perf_counter()
+                state, metrics = chunk(state)
+                metrics = jax.device_get(metrics)
+                chunk_s = time.perf_counter() - tick
+                train_s += chunk_s
+                env_steps = (index + 1) * per_chunk
+                record = {"env_steps": env_steps, **metrics}
+                bad = int(metrics["train/nonfinite"])
+                last_chunk = index == config.num_chunks - 1
+                if not bad and (
+                    last_chunk or _crossed(env_steps, per_chunk, config.eval_every_env_steps)
+                ):
+                    eval_metrics = jax.device_get(
+                        evaluate(state, jax.random.fold_in(key_eval, index))
+                    )
+                    record.update(eval_metrics)
+                    last_eval = float(eval_metrics["eval/episode_return"])
+                record.update(
+                    {
+                        "wall_s": time.perf_counter() - start,
+                        "perf/train_s": train_s,
+                        "perf/compile_s": compile_s,
+                        "perf/env_steps_per_s": per_chunk / chunk_s,
+                        "perf/updates_per_s": float(metrics["train/critic_updates"]) / chunk_s,
+                    }
+                )
+                record = logger.write(record)
+                if bad:
+                    kept = (
+                        f"the last good checkpoint ({last_saved:,} env steps) is kept in "
+                        f"{checkpoints.directory}"
+                        if last_saved is not None
+                        else "no checkpoint was saved before it"
+                    )
+                    raise TrainingDiverged(
+                        f"training diverged: {NONFINITE_CHECKS[bad - 1]} became non-finite in "
+                        f"the chunk ending at env step {env_steps:,}; {kept}; lower the "
+                        "learning rates or the reward scale"
+                    )
+                if progress:
+                    rate = (env_steps - first_chunk * per_chunk) / train_s
+                    eta = (config.total_env_steps - env_steps) / max(rate, 1e-9)
+                    progress.update(env_steps, per_chunk / chunk_s, last_eval, eta)
+                if (
+                    last_chunk
+                    or stop.signal_name
+                    or _crossed(env_steps, per_chunk, config.checkpoint_every)
+                ):
+                    save(state, index + 1)
+                if stop.signal_name:
+                    if progress:
+                        progress.close()
+                        progress = None
+                    say(
+                        f"fastbrc: stopped by {stop.signal_name} at {env_steps:,} env steps; "
+                        f"resume with: fastbrc train --resume {run_dir}"
+                    )
+                    record["stopped_by"] = stop.signal_name
+                    break
+    finally:
         if progress:
-            rate = env_steps / train_s
-            eta = (config.total_env_steps - env_steps) / max(rate, 1e-9)
-            progress.update(env_steps, env_steps_per_chunk / chunk_s, last_eval, eta)
-    if progress:
-        progress.close()
-    logger.close()
-    say(
-        f"fastbrc: done, {record.get('env_steps', 0):,} env steps in {train_s:.1f} s training "
-        f"+ {compile_s:.1f} s compile; final eval return {last_eval}"
-    )
+            progress.close()
+        logger.close()
+        checkpoints.close()
+    if "stopped_by" not in record:
+        say(
+            f"fastbrc: done, {record.get('env_steps', 0):,} env steps in {train_s:.1f} s "
+            f"training + {compile_s:.1f} s compile; final eval return {last_eval}"
+        )
     record["run_dir"] = str(run_dir)
     record["trace_counts"] = dict(fns.trace_counts)
     return record

@@ -81,10 +81,21 @@ _COLLECT_METRICS = (
     "train/episode_length",
     "train/episodes",
     "train/reward",
+    "train/nan_env_resets",
 )
 _CRITIC_METRICS = ("train/critic_loss", "train/q_mean", "train/target_q_mean")
 _LEARN_METRICS = (*_CRITIC_METRICS, "train/actor_loss", "train/actor_updates")
 _CHUNK_METRICS = (*_COLLECT_METRICS, *_LEARN_METRICS, "train/critic_updates")
+
+# What `train/nonfinite` names: 0 when all are finite, else 1 + the index of the first bad one.
+NONFINITE_CHECKS = (
+    "train/critic_loss",
+    "train/q_mean",
+    "train/target_q_mean",
+    "train/actor_loss",
+    "critic parameters",
+    "actor parameters",
+)
 
 
 @dataclass
@@ -100,6 +111,7 @@ class TrainFns:
     collect: Callable  # (state) -> (state, collect metrics): for the Python-loop baseline
     learn: Callable  # (state) -> (state, update metrics): likewise
     policy: Callable  # (actor_params, obs_stats, obs) -> deterministic action
+    empty_replay: Callable[[], rb.ReplayState]  # a fresh buffer (resume without a saved one)
     q_values: Callable  # (state, obs, action) -> [num_critics, B] expected values
     trace_counts: dict[str, int] = field(default_factory=dict)
 
@@ -130,6 +142,19 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
         return losses.q_values(logits, support)
 
     # ---------------------------------------------------------------------------- init
+    def empty_replay() -> rb.ReplayState:
+        obs = jax.eval_shape(env.reset, jax.random.PRNGKey(0)).obs
+        example = rb.Transition(
+            obs=jax.tree.map(_unbatched, obs),
+            action=jnp.zeros((spec.action_size,)),
+            reward=jnp.zeros(()),
+            next_obs=jax.tree.map(_unbatched, obs),
+            terminated=jnp.zeros((), bool),
+            truncated=jnp.zeros((), bool),
+            task_id=jnp.zeros((), jnp.int32),
+        )
+        return rb.init_replay(example, num_envs, c.replay_capacity_per_env)
+
     def init(key: jax.Array) -> TrainState:
         k_env, k_actor, k_critic, k_noise, rng = jax.random.split(key, 5)
         env_state = env.reset(k_env)
@@ -138,16 +163,6 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
         one_action = jnp.zeros((1, spec.action_size))
         actor_params = actor.init(k_actor, actor_input(one_obs))
         critic_params = critic.init(k_critic, critic_input(one_obs), one_action)
-        unbatched = lambda x: jnp.zeros(x.shape[1:], x.dtype)
-        example = rb.Transition(
-            obs=jax.tree.map(unbatched, obs),
-            action=jnp.zeros((spec.action_size,)),
-            reward=jnp.zeros(()),
-            next_obs=jax.tree.map(unbatched, obs),
-            terminated=jnp.zeros((), bool),
-            truncated=jnp.zeros((), bool),
-            task_id=jnp.zeros((), jnp.int32),
-        )
         return TrainState(
             actor_params=actor_params,
             critic_params=critic_params,
@@ -155,8 +170,8 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
             target_critic_params=critic_params,
             actor_opt_state=actor_opt.init(actor_params),
             critic_opt_state=critic_opt.init(critic_params),
-            obs_stats=norm.init_stats(jax.tree.map(unbatched, obs)),
-            replay=rb.init_replay(example, num_envs, c.replay_capacity_per_env),
+            obs_stats=norm.init_stats(jax.tree.map(_unbatched, obs)),
+            replay=empty_replay(),
             env_state=env_state,
             noise_std=jax.random.uniform(k_noise, (num_envs,), minval=c.std_min, maxval=c.std_max),
             rng=rng,
@@ -207,6 +222,7 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
             "train/episode_length": jnp.sum(jnp.where(done, step.episode_length, 0)),
             "train/episodes": jnp.sum(done),
             "train/reward": jnp.mean(step.reward),
+            "train/nan_env_resets": jnp.sum(step.nan_reset),
         }
         return state, metrics
 
@@ -305,7 +321,9 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
     def iteration(carry, _):
         state, sums = carry
         state, collect_metrics = collect(state)
-        learning = state.iteration >= c.learning_starts_iterations
+        # learn once the buffer holds the warm-up (for a fresh run: iteration >= learning
+        # starts; after a resume without a saved buffer: once it has refilled)
+        learning = state.replay.size >= min(c.learning_starts_iterations, c.replay_capacity_per_env)
         state, update_metrics = jax.lax.cond(learning, learn, no_learning, state)
         update_metrics["train/critic_updates"] = learning * jnp.float32(c.updates_per_iteration)
         new = {**collect_metrics, **update_metrics}
@@ -318,7 +336,9 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
         (state, sums), _ = jax.lax.scan(
             iteration, (state, zero_sums), None, length=c.iterations_per_chunk
         )
-        return state, _reduce(sums, c.iterations_per_chunk)
+        metrics = _reduce(sums, c.iterations_per_chunk)
+        metrics["train/nonfinite"] = _first_nonfinite(sums, state)
+        return state, metrics
 
     # ------------------------------------------------------------------------ EVALUATE
     max_episode_length = max(eval_env.spec.episode_lengths)
@@ -355,9 +375,32 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
         collect=collect,
         learn=learn,
         policy=policy,
+        empty_replay=jax.jit(empty_replay),
         q_values=jax.jit(q_values),
         trace_counts=trace_counts,
     )
+
+
+def _unbatched(x: jax.Array) -> jax.Array:
+    return jnp.zeros(x.shape[1:], x.dtype)
+
+
+def _all_finite(tree: Any) -> jax.Array:
+    leaves = [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]
+    return jnp.all(jnp.stack(leaves))
+
+
+def _first_nonfinite(sums: Metrics, state: TrainState) -> jax.Array:
+    """0 if every quantity in NONFINITE_CHECKS is finite, else 1 + the index of the first bad.
+
+    A sum over the chunk is non-finite iff one of its terms was, so one reduction per metric
+    covers every update; the parameters are checked once, at the end of the chunk.
+    """
+    finite = jnp.stack(
+        [jnp.isfinite(sums[k]) for k in NONFINITE_CHECKS[:4]]
+        + [_all_finite(state.critic_params), _all_finite(state.actor_params)]
+    )
+    return jnp.where(jnp.all(finite), 0, 1 + jnp.argmin(finite)).astype(jnp.int32)
 
 
 def _reduce(sums: Metrics, iterations: int) -> Metrics:
@@ -370,6 +413,7 @@ def _reduce(sums: Metrics, iterations: int) -> Metrics:
         "train/episode_length": safe(sums["train/episode_length"], episodes),
         "train/episodes": episodes,
         "train/reward": sums["train/reward"] / iterations,
+        "train/nan_env_resets": sums["train/nan_env_resets"],
         "train/critic_updates": critic_updates,
         "train/actor_updates": sums["train/actor_updates"],
         "train/actor_loss": safe(sums["train/actor_loss"], sums["train/actor_updates"]),

@@ -120,3 +120,15 @@ def test_evaluation_reports_deterministic_episode_returns():
     assert first["eval/episode_length"] == 1.0
     assert first["eval/episode_return"] > 0.95
     assert fns.trace_counts["evaluate"] == 1
+
+
+def test_nan_physics_is_reset_counted_and_kept_out_of_the_buffer():
+    """ProbeBlowup turns NaN whenever action > 0.5: a quarter of the random warm-up steps."""
+    config = dataclasses.replace(TINY, env="ProbeBlowup", learning_starts_iterations=10)
+    fns, state, history = run_chunks(config, 2)
+    assert history[0]["train/nan_env_resets"] > 10
+    assert all(h["train/nonfinite"] == 0 for h in history)
+    assert all(np.isfinite(h["train/critic_loss"]) for h in history)
+    for leaf in jax.tree.leaves(state.replay.data):
+        assert np.isfinite(np.asarray(leaf, np.float32)).all()
+    assert np.asarray(state.replay.data.truncated).sum() >= history[0]["train/nan_env_resets"]

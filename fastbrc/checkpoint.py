@@ -1,0 +1,283 @@
+"""Checkpoints of the whole `TrainState` with Orbax: atomic, verified, with fallback.
+
+Layout: ``<run_dir>/checkpoints/<env_steps>/`` holds three Orbax items:
+
+- ``state``: every leaf of the `TrainState` except the replay buffer (networks, targets,
+  optimiser states, normalisers, env state, rng, counters);
+- ``replay``: the replay buffer (absent when the run has ``save_buffer=False``);
+- ``meta``: JSON with the step, the chunk index, the run's config, the tree path of every
+  leaf and a fingerprint of every stored leaf.
+
+The array items are flat ``{"00042": leaf}`` dicts in tree order (empty arrays are left out
+and recreated on restore); the paths in ``meta`` make a structure change an explicit error.
+
+Orbax writes a step into a temporary directory and renames it once complete, so a kill during
+a save leaves no step behind. A damaged file usually fails Orbax's own decoding; restoring
+also recomputes the fingerprints, so damage that still decodes is caught too. Either way
+`restore` warns and falls back to the newest older checkpoint that verifies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import math
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+
+from fastbrc.config import RESUMABLE_FIELDS, Config
+
+# Orbax logs every save and restore at INFO/WARNING through absl; the trainer prints its own.
+logging.getLogger("absl").setLevel(logging.ERROR)
+
+
+class CheckpointError(RuntimeError):
+    """No usable checkpoint, or one written by an incompatible config (one-line message)."""
+
+
+@dataclass(frozen=True)
+class Restored:
+    state: Any  # TrainState; `replay` is None when the checkpoint has no buffer
+    step: int  # env steps at the checkpoint
+    chunk: int  # chunks completed at the checkpoint
+    has_buffer: bool
+
+
+@dataclass(frozen=True)
+class SaveInfo:
+    step: int
+    seconds: float
+    nbytes: int  # bytes on disk of this checkpoint
+
+
+def tree_nbytes(tree: Any) -> int:
+    """Bytes of every array (or ShapeDtypeStruct) leaf of `tree`."""
+    return sum(
+        math.prod(leaf.shape) * np.dtype(leaf.dtype).itemsize for leaf in jax.tree.leaves(tree)
+    )
+
+
+def _leaf_fingerprint(x: jax.Array) -> jax.Array:
+    """A position-weighted wrapping uint32 sum of the bits of `x` (catches flips and zeroing)."""
+    if x.dtype == jnp.bool_:
+        bits = x.astype(jnp.uint32)
+    else:
+        width = {1: jnp.uint8, 2: jnp.uint16, 4: jnp.uint32, 8: jnp.uint32}[x.dtype.itemsize]
+        bits = jax.lax.bitcast_convert_type(x, width).astype(jnp.uint32)
+    bits = bits.reshape(-1)
+    weights = jnp.arange(bits.size, dtype=jnp.uint32) * jnp.uint32(2654435761) + jnp.uint32(1)
+    return jnp.sum(bits * weights, dtype=jnp.uint32)
+
+
+@jax.jit
+def fingerprint(tree: Any) -> list[jax.Array]:
+    return [_leaf_fingerprint(leaf) for leaf in jax.tree.leaves(tree)]
+
+
+def _paths(tree: Any) -> list[str]:
+    return [jax.tree_util.keystr(path) for path, _ in jax.tree_util.tree_leaves_with_path(tree)]
+
+
+def _flatten(tree: Any) -> dict[str, Any]:
+    """Leaves by position ("00042"), leaving out empty arrays (Orbax cannot store them; MJX
+    states have some, e.g. actuator activations of a model without any)."""
+    return {
+        f"{i:05d}": leaf
+        for i, leaf in enumerate(jax.tree.leaves(tree))
+        if math.prod(leaf.shape) > 0
+    }
+
+
+def _unflatten(abstract: Any, flat: dict[str, Any]) -> Any:
+    leaves, treedef = jax.tree.flatten(abstract)
+    return jax.tree.unflatten(
+        treedef,
+        [
+            flat[f"{i:05d}"] if f"{i:05d}" in flat else jnp.zeros(leaf.shape, leaf.dtype)
+            for i, leaf in enumerate(leaves)
+        ],
+    )
+
+
+def _fingerprint_list(tree: Any) -> list[int]:
+    return [int(v) for v in jax.device_get(fingerprint(tree))]
+
+
+def _dir_nbytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _short(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text[:160]}{'...' if len(text) > 160 else ''}"
+
+
+def incompatibility(saved: dict[str, Any], config: Config) -> str | None:
+    """Why a checkpoint written with config dict `saved` cannot continue `config`, or None."""
+    current = config.__dict__
+    for name in sorted(set(saved) | set(current)):
+        if name in RESUMABLE_FIELDS:
+            continue
+        old, new = saved.get(name), current.get(name)
+        if isinstance(old, list):
+            old = tuple(old)
+        if old != new:
+            return f"{name} is {old!r} in the checkpoint but {new!r} now"
+    return None
+
+
+class Checkpoints:
+    """Save and restore `TrainState`s under `directory` (one sub-directory per env step)."""
+
+    def __init__(self, directory: Path | str, keep: int = 2):
+        self.directory = Path(directory).absolute()
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=keep,
+            create=False,
+            enable_async_checkpointing=False,
+            cleanup_tmp_directories=True,  # leftovers of a save that was killed
+        )
+        self._manager = ocp.CheckpointManager(self.directory, options=options)
+
+    def steps(self) -> list[int]:
+        """Env steps of the finished checkpoints, oldest first."""
+        if not self.directory.exists():
+            return []
+        self._manager.reload()
+        return sorted(self._manager.all_steps())
+
+    def save(self, state: Any, *, step: int, chunk: int, config: Config) -> SaveInfo:
+        """Write `state` (with its buffer when `config.save_buffer`) as checkpoint `step`."""
+        tick = time.perf_counter()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        trees = {"state": state.replace(replay=None)}
+        if config.save_buffer:
+            trees["replay"] = state.replay
+        items = {name: _flatten(tree) for name, tree in trees.items()}
+        meta = {
+            "step": step,
+            "chunk": chunk,
+            "has_buffer": config.save_buffer,
+            "config": config.__dict__ | {"actor_hidden": list(config.actor_hidden)},
+            "paths": {name: _paths(tree) for name, tree in trees.items()},
+            "fingerprints": {name: _fingerprint_list(flat) for name, flat in items.items()},
+        }
+        args = {name: ocp.args.StandardSave(tree) for name, tree in items.items()}
+        args["meta"] = ocp.args.JsonSave(meta)
+        self._manager.save(step, args=ocp.args.Composite(**args), force=True)
+        self._manager.wait_until_finished()
+        seconds = time.perf_counter() - tick
+        return SaveInfo(step, seconds, _dir_nbytes(self.directory / str(step)))
+
+    def restore(
+        self,
+        abstract_state: Any,
+        config: Config,
+        *,
+        step: int | None = None,
+        with_buffer: bool = True,
+        warn: Callable[[str], None] = print,
+    ) -> Restored:
+        """The newest checkpoint that verifies (or exactly `step`), shaped like `abstract_state`.
+
+        Unreadable or damaged checkpoints are skipped with a warning; a checkpoint from an
+        incompatible config raises `CheckpointError` at once (an older one would be no better).
+        """
+        available = self.steps()
+        if step is not None:
+            if step not in available:
+                listing = ", ".join(map(str, available)) or "none"
+                raise CheckpointError(
+                    f"no checkpoint at step {step} in {self.directory} (available: {listing})"
+                )
+            candidates = [step]
+        else:
+            candidates = available[::-1]
+        if not candidates:
+            raise CheckpointError(f"no checkpoint in {self.directory}")
+        errors = []
+        for candidate in candidates:
+            try:
+                with _quiet_async_errors():
+                    return self._restore_one(abstract_state, config, candidate, with_buffer)
+            except CheckpointError:
+                raise
+            except Exception as error:  # noqa: BLE001 - any failure means "not restorable"
+                errors.append(f"{candidate}: {_short(error)}")
+                if candidate != candidates[-1]:
+                    warn(
+                        f"fastbrc: warning: checkpoint {candidate} is damaged or unreadable "
+                        f"({_short(error)}); falling back to an older one"
+                    )
+        raise CheckpointError(f"no restorable checkpoint in {self.directory} ({'; '.join(errors)})")
+
+    def _restore_one(
+        self, abstract_state: Any, config: Config, step: int, with_buffer: bool
+    ) -> Restored:
+        meta = self._manager.restore(
+            step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())
+        ).meta
+        problem = incompatibility(meta["config"], config)
+        if problem:
+            raise CheckpointError(
+                f"checkpoint {step} in {self.directory} was written by an incompatible config: "
+                f"{problem}"
+            )
+        trees = {"state": abstract_state.replace(replay=None)}
+        if with_buffer and meta["has_buffer"]:
+            trees["replay"] = abstract_state.replay
+        for name, tree in trees.items():
+            if _paths(tree) != meta["paths"][name]:
+                raise CheckpointError(
+                    f"checkpoint {step} in {self.directory} holds a different '{name}' "
+                    "structure (written by another fastbrc version?)"
+                )
+        args = {
+            name: ocp.args.StandardRestore(_with_sharding(_flatten(tree)))
+            for name, tree in trees.items()
+        }
+        restored = self._manager.restore(step, args=ocp.args.Composite(**args))
+        for name in trees:
+            if _fingerprint_list(restored[name]) != meta["fingerprints"][name]:
+                raise ValueError(f"the '{name}' data does not match its saved fingerprint")
+        out = {name: _unflatten(tree, restored[name]) for name, tree in trees.items()}
+        state = out["state"].replace(replay=out.get("replay"))
+        return Restored(state, int(meta["step"]), int(meta["chunk"]), "replay" in out)
+
+    def delete_all(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def close(self) -> None:
+        self._manager.close()
+
+
+@contextlib.contextmanager
+def _quiet_async_errors():
+    """A failed Orbax read leaves sibling coroutines whose errors Python would print as
+    "Exception ignored" tracebacks; the failure is already reported as one line."""
+    previous = sys.unraisablehook
+    sys.unraisablehook = lambda _info: None
+    try:
+        yield
+    finally:
+        gc.collect()
+        sys.unraisablehook = previous
+
+
+def _with_sharding(tree: Any) -> Any:
+    """Abstract leaves placed on the default device, as Orbax needs to restore onto it."""
+    sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    return jax.tree.map(
+        lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding), tree
+    )
