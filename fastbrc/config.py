@@ -98,6 +98,12 @@ class Config:
     """Polyak averaging rate of the target networks."""
     reward_scale: float = 1.0
     """Rewards are multiplied by this before learning (keeps returns inside the support)."""
+    reward_normalization: Literal["none", "max_return", "return_std"] = "none"
+    """Per-task reward scaling, statistics kept in the train state: 'max_return' (BRC: the
+    best |discounted episode return| seen maps to --reward-norm-target), 'return_std' (unit
+    std of the running discounted return), or 'none'. Applied on top of --reward-scale."""
+    reward_norm_target: float = 5.0
+    """Value the best return seen maps to under --reward-normalization max_return."""
     target_noise: float = 0.001
     """Std of the Gaussian noise added to the target action (target-policy smoothing)."""
     target_noise_clip: float = 0.5
@@ -234,6 +240,7 @@ def validate(config: Config) -> Config:
     need(c.target_noise >= 0 and c.target_noise_clip >= 0, "target noise and clip must be >= 0")
     need(c.critic_lr > 0 and c.actor_lr > 0, "learning rates must be > 0")
     need(c.hl_gauss_sigma > 0, "--hl-gauss-sigma must be > 0")
+    need(c.reward_norm_target > 0, "--reward-norm-target must be > 0")
     need(c.max_grad_norm >= 0, "--max-grad-norm must be >= 0 (0 disables)")
     need(all(h > 0 for h in c.actor_hidden), "--actor-hidden sizes must be > 0")
     if c.episode_length is not None:

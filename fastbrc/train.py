@@ -28,6 +28,7 @@ from fastbrc import distributional as dist
 from fastbrc import losses
 from fastbrc import normalization as norm
 from fastbrc import replay as rb
+from fastbrc import reward_norm as rn
 from fastbrc.config import Config
 from fastbrc.envs import BatchedEnv
 from fastbrc.networks import make_actor, make_critic
@@ -47,6 +48,7 @@ class TrainState:
     actor_opt_state: optax.OptState
     critic_opt_state: optax.OptState
     obs_stats: Any
+    reward_stats: rn.RewardStats  # per-task return statistics (reward normalisation)
     replay: rb.ReplayState
     env_state: Any
     noise_std: jax.Array  # [num_envs] exploration std, re-drawn on reset
@@ -171,6 +173,7 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
             actor_opt_state=actor_opt.init(actor_params),
             critic_opt_state=critic_opt.init(critic_params),
             obs_stats=norm.init_stats(jax.tree.map(_unbatched, obs)),
+            reward_stats=rn.init_stats(spec.num_tasks, num_envs),
             replay=empty_replay(),
             env_state=env_state,
             noise_std=jax.random.uniform(k_noise, (num_envs,), minval=c.std_min, maxval=c.std_max),
@@ -208,11 +211,21 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
             norm.update_stats(state.obs_stats, obs) if c.obs_normalization else state.obs_stats
         )
         done = step.terminated | step.truncated
+        reward_stats = rn.update_stats(
+            state.reward_stats,
+            step.reward,
+            done,
+            state.env_state.episode_step,  # the step index of this reward in its episode
+            step.task_id,
+            spec.num_tasks,
+            c.gamma,
+        )
         new_std = jax.random.uniform(k_std, (num_envs,), minval=c.std_min, maxval=c.std_max)
         state = state.replace(
             env_state=env_state,
             replay=replay,
             obs_stats=obs_stats,
+            reward_stats=reward_stats,
             noise_std=jnp.where(done, new_std, state.noise_std),
             rng=rng,
             iteration=state.iteration + 1,
@@ -241,7 +254,7 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
         next_logits = critic.apply(state.target_critic_params, critic_input(next_obs), next_action)
         target = losses.target_distribution(
             next_logits,
-            batch.reward * c.reward_scale,
+            batch.reward,  # scaled in one_update
             batch.discount,
             support,
             ensemble_mode=c.critic_target,
@@ -291,9 +304,13 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
         k_sample, k_target = jax.random.split(key)
         batch = rb.sample(state.replay, k_sample, c.batch_size, c.n_step, c.gamma)
         # the statistics don't change during learning: normalise once for critic and actor
+        scales = c.reward_scale * rn.task_scales(
+            state.reward_stats, c.reward_normalization, c.reward_norm_target
+        )
         batch = batch.replace(
             obs=normalize(state.obs_stats, batch.obs),
             next_obs=normalize(state.obs_stats, batch.next_obs),
+            reward=batch.reward * scales[batch.task_id],
         )
         state, metrics = critic_update(state, batch, k_target)
         update_actor = state.gradient_steps % c.policy_frequency == 0
@@ -338,6 +355,8 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
         )
         metrics = _reduce(sums, c.iterations_per_chunk)
         metrics["train/nonfinite"] = _first_nonfinite(sums, state)
+        scales = rn.task_scales(state.reward_stats, c.reward_normalization, c.reward_norm_target)
+        metrics["train/reward_scale"] = c.reward_scale * jnp.mean(scales)
         return state, metrics
 
     # ------------------------------------------------------------------------ EVALUATE

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from fastbrc import reward_norm
 from fastbrc.config import Config
 from fastbrc.envs import ProbeBandit, ProbeChain, ProbeTruncation
 from fastbrc.runner import build
@@ -132,3 +133,34 @@ def test_nan_physics_is_reset_counted_and_kept_out_of_the_buffer():
     for leaf in jax.tree.leaves(state.replay.data):
         assert np.isfinite(np.asarray(leaf, np.float32)).all()
     assert np.asarray(state.replay.data.truncated).sum() >= history[0]["train/nan_env_resets"]
+
+
+@pytest.mark.parametrize("mode", ["max_return", "return_std"])
+def test_reward_statistics_are_kept_per_task_in_the_state(mode):
+    """ProbeChain (5 steps of reward 1) and ProbeTruncation (20 steps of reward 1) in one
+    batch: the best discounted episode returns are known exactly whatever the actions."""
+    config = dataclasses.replace(
+        TINY, env="ProbeChain,ProbeTruncation", reward_normalization=mode, reward_norm_target=4.0
+    )
+    fns, state, history = run_chunks(config, 1)
+    gamma = config.gamma
+    best = [(1 - gamma**5) / (1 - gamma), (1 - gamma**20) / (1 - gamma)]
+    np.testing.assert_allclose(state.reward_stats.max_abs_return, best, rtol=1e-5)
+    assert state.reward_stats.count.tolist() == [4 * 25, 4 * 25]  # 4 envs per task, 25 steps
+    scales = np.asarray(reward_norm.task_scales(state.reward_stats, mode, 4.0))
+    if mode == "max_return":
+        np.testing.assert_allclose(scales, [4.0 / best[0], 4.0 / best[1]], rtol=1e-5)
+    else:
+        np.testing.assert_allclose(scales, 1.0 / np.sqrt(state.reward_stats.var), rtol=1e-5)
+    np.testing.assert_allclose(history[0]["train/reward_scale"], scales.mean(), rtol=1e-5)
+    assert np.isfinite(history[0]["train/critic_loss"])
+
+
+def test_max_return_normalisation_rescales_the_learned_value():
+    """ProbeTruncation's best return (1 - g^20)/(1 - g) maps to 4, so Q* = 4/(1 - g^20), not
+    1/(1 - g) = 10: the critic learns the normalised rewards."""
+    config = dataclasses.replace(
+        TINY, env="ProbeTruncation", reward_normalization="max_return", reward_norm_target=4.0
+    )
+    q, _, _, _ = learned_q(config, 12, ProbeTruncation(), np.array([[1.0]]))
+    np.testing.assert_allclose(q, 4.0 / (1 - config.gamma**20), rtol=0.1)
