@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import logging
 import math
 import shutil
@@ -169,7 +170,7 @@ class Checkpoints:
             "step": step,
             "chunk": chunk,
             "has_buffer": config.save_buffer,
-            "config": config.__dict__ | {"actor_hidden": list(config.actor_hidden)},
+            "config": json.loads(config.to_json()),
             "paths": {name: _paths(tree) for name, tree in trees.items()},
             "fingerprints": {name: _fingerprint_list(flat) for name, flat in items.items()},
         }

@@ -141,6 +141,17 @@ class Config:
     critic_bf16: bool = False
     """Run critic matmuls in bfloat16 (params, LayerNorm and loss stay float32)."""
 
+    # --- multi-task (BRC) ------------------------------------------------------------------
+    task_conditioning: Literal["auto", "none", "embedding", "separate_heads"] = "auto"
+    """How the critic and actor know the task: 'embedding' (BRC: learnable unit-norm task
+    embeddings appended to the inputs; the actor reads the critic's table, which only the TD
+    loss trains), 'separate_heads' (one critic output head per task; the actor gets a one-hot
+    task id), 'none'; 'auto' = embedding with several tasks, none with one."""
+    task_embedding_dim: int = 32
+    """Size of the task embeddings."""
+    envs_per_task: tuple[int, ...] | None = None
+    """Envs of each task in a multi-task run, in --env order (default: an even split)."""
+
     # --- actor ---------------------------------------------------------------------------
     actor_type: Literal["mlp", "bronet"] = "mlp"
     """Deterministic tanh actor: plain MLP (FastTD3) or BroNet (BRC)."""
@@ -161,6 +172,13 @@ class Config:
     @property
     def env_names(self) -> tuple[str, ...]:
         return tuple(name.strip() for name in self.env.split(",") if name.strip())
+
+    @property
+    def conditioning(self) -> str:
+        """The task conditioning in effect ('auto' resolved)."""
+        if self.task_conditioning == "auto":
+            return "embedding" if len(self.env_names) > 1 else "none"
+        return self.task_conditioning
 
     @property
     def env_steps_per_chunk(self) -> int:
@@ -188,8 +206,9 @@ class Config:
         unknown = sorted(set(raw) - names)
         if unknown:
             raise ConfigError(f"config.json has unknown fields: {', '.join(unknown)}")
-        if "actor_hidden" in raw:
-            raw["actor_hidden"] = tuple(raw["actor_hidden"])
+        for name in ("actor_hidden", "envs_per_task"):
+            if raw.get(name) is not None:
+                raw[name] = tuple(raw[name])
         return validate(cls(**raw))
 
 
@@ -219,10 +238,23 @@ def validate(config: Config) -> Config:
         f"--batch-size {c.batch_size} is not divisible by --num-envs {c.num_envs} "
         f"(the batch is split evenly across envs)",
     )
-    need(
-        c.num_envs % len(c.env_names) == 0,
-        f"--num-envs {c.num_envs} does not split evenly over {len(c.env_names)} tasks",
-    )
+    if c.envs_per_task is None:
+        need(
+            c.num_envs % len(c.env_names) == 0,
+            f"--num-envs {c.num_envs} does not split evenly over {len(c.env_names)} tasks "
+            "(or give --envs-per-task)",
+        )
+    else:
+        need(
+            len(c.envs_per_task) == len(c.env_names),
+            f"--envs-per-task has {len(c.envs_per_task)} entries for {len(c.env_names)} tasks",
+        )
+        need(all(n > 0 for n in c.envs_per_task), "--envs-per-task entries must be > 0")
+        need(
+            sum(c.envs_per_task) == c.num_envs,
+            f"--envs-per-task sums to {sum(c.envs_per_task)}, not --num-envs {c.num_envs}",
+        )
+    need(c.task_embedding_dim > 0, "--task-embedding-dim must be > 0")
     need(
         c.num_eval_envs % len(c.env_names) == 0,
         f"--num-eval-envs {c.num_eval_envs} does not split evenly over {len(c.env_names)} tasks",

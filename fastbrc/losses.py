@@ -49,10 +49,14 @@ def target_distribution(
     return jax.lax.stop_gradient(target)
 
 
+def critic_loss_per_sample(logits: jax.Array, target_probs: jax.Array) -> jax.Array:
+    """[B] cross-entropy of each member's [E, B, A] logits against [B, A], summed over E."""
+    return jax.vmap(dist.cross_entropy, in_axes=(0, None))(logits, target_probs).sum(axis=0)
+
+
 def critic_loss(logits: jax.Array, target_probs: jax.Array) -> jax.Array:
     """Cross-entropy of each member's [E, B, A] logits against [B, A]: mean over B, sum over E."""
-    per_member = jax.vmap(dist.cross_entropy, in_axes=(0, None))(logits, target_probs)
-    return per_member.mean(axis=-1).sum()
+    return critic_loss_per_sample(logits, target_probs).mean()
 
 
 def q_values(logits: jax.Array, support: jax.Array) -> jax.Array:

@@ -1,4 +1,4 @@
-"""Networks: the BroNet critic ensemble (BRC) and the deterministic tanh actor (TD3).
+"""Networks: the BroNet critic ensemble (BRC), its task conditioning, and the TD3 actor.
 
 BroNet (Nauman et al. 2024/2025): Dense(w) -> LayerNorm -> ReLU, then `depth` residual
 blocks [Dense -> LN -> ReLU -> Dense -> LN] + skip, then a Dense head. The critic head emits
@@ -72,6 +72,59 @@ class CriticEnsemble(nn.Module):
         return ensemble(self.width, self.depth, self.num_atoms, self.dtype)(obs, action)
 
 
+class TaskEmbedding(nn.Module):
+    """BRC's learnable task embeddings: one row per task, L2-normalised to unit norm."""
+
+    num_tasks: int
+    dim: int
+
+    @nn.compact
+    def __call__(self, task_id: jax.Array) -> jax.Array:
+        table = self.param("table", nn.initializers.normal(1.0), (self.num_tasks, self.dim))
+        rows = table[task_id]
+        return rows / jnp.maximum(jnp.linalg.norm(rows, axis=-1, keepdims=True), 1e-6)
+
+
+class TaskCritic(nn.Module):
+    """The critic ensemble conditioned on the task (multi-task runs).
+
+    ``"embedding"`` (BRC): the task's unit-norm embedding is appended to the observation; one
+    table for the whole ensemble, trained by the TD loss. ``"separate_heads"`` (BRC's
+    ablation): no embedding, one output head of ``num_atoms`` logits per task, the task's head
+    is selected. Returns [E, B, num_atoms] like `CriticEnsemble`.
+    """
+
+    num_critics: int
+    width: int
+    depth: int
+    num_atoms: int
+    num_tasks: int
+    conditioning: str  # "embedding" | "separate_heads"
+    embedding_dim: int = 32
+    dtype: jnp.dtype = jnp.float32
+
+    def setup(self) -> None:
+        heads = self.num_tasks if self.conditioning == "separate_heads" else 1
+        self.ensemble = CriticEnsemble(
+            self.num_critics, self.width, self.depth, self.num_atoms * heads, self.dtype
+        )
+        if self.conditioning == "embedding":
+            self.task_embedding = TaskEmbedding(self.num_tasks, self.embedding_dim)
+
+    def embed(self, task_id: jax.Array) -> jax.Array:
+        return self.task_embedding(task_id)
+
+    def __call__(self, obs: jax.Array, action: jax.Array, task_id: jax.Array) -> jax.Array:
+        if self.conditioning == "embedding":
+            obs = jnp.concatenate([obs, self.embed(task_id)], axis=-1)
+        logits = self.ensemble(obs, action)
+        if self.conditioning == "separate_heads":
+            e, b = logits.shape[:2]
+            logits = logits.reshape(e, b, self.num_tasks, self.num_atoms)
+            logits = jnp.take_along_axis(logits, task_id[None, :, None, None], axis=2)[:, :, 0]
+        return logits
+
+
 class MLPActor(nn.Module):
     """FastTD3's deterministic actor: ReLU MLP, tanh output in [-1, 1]."""
 
@@ -104,8 +157,20 @@ def make_actor(config, action_size: int) -> nn.Module:
     return MLPActor(tuple(config.actor_hidden), action_size)
 
 
-def make_critic(config) -> CriticEnsemble:
+def make_critic(config, num_tasks: int = 1, conditioning: str = "none") -> nn.Module:
+    """`CriticEnsemble` for one task (or `conditioning="none"`), else a `TaskCritic`."""
     dtype = jnp.bfloat16 if config.critic_bf16 else jnp.float32
-    return CriticEnsemble(
-        config.num_critics, config.critic_width, config.critic_depth, config.num_atoms, dtype
+    if conditioning == "none":
+        return CriticEnsemble(
+            config.num_critics, config.critic_width, config.critic_depth, config.num_atoms, dtype
+        )
+    return TaskCritic(
+        config.num_critics,
+        config.critic_width,
+        config.critic_depth,
+        config.num_atoms,
+        num_tasks,
+        conditioning,
+        config.task_embedding_dim,
+        dtype,
     )

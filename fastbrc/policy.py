@@ -13,12 +13,13 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from flax import struct
 
 from fastbrc import normalization as norm
 from fastbrc.checkpoint import Checkpoints, Restored
 from fastbrc.config import Config, ConfigError, validate
 from fastbrc.runner import make_envs
-from fastbrc.train import TrainFns, make_train_fns
+from fastbrc.train import TrainFns, expand_task_metrics, make_train_fns
 
 
 def _read_config(run_dir: Path) -> Config:
@@ -52,49 +53,75 @@ def restore_run(
     return config, fns, restored
 
 
+@struct.dataclass
+class PolicyParams:
+    """What `TrainFns.policy` reads from a train state (the critic for its task table)."""
+
+    actor_params: Any
+    critic_params: Any
+    obs_stats: norm.RunningStats
+
+
 @dataclass(frozen=True)
 class Policy:
-    """A trained deterministic policy: ``policy(obs) -> action`` (jitted).
+    """A trained deterministic policy: ``policy(obs, task=0) -> action`` (jitted).
 
     ``obs`` is the actor's observation, shaped ``[..., obs_size]`` (or a dict with a
-    ``"state"`` entry, as the envs return it); actions are in [-1, 1], ``[..., action_size]``.
+    ``"state"`` entry, as the envs return it); ``task`` is a task name of the run or its
+    index (multi-task runs). Actions are in [-1, 1], ``[..., action_size]`` (padded to the
+    largest task's action size in multi-task runs).
     """
 
     config: Config
     step: int  # env steps of the checkpoint
+    tasks: tuple[str, ...]
     obs_size: int
     action_size: int
-    params: Any
-    obs_stats: norm.RunningStats
+    params: PolicyParams
     _apply: Any
 
-    def __call__(self, obs: Any) -> jax.Array:
+    def __call__(self, obs: Any, task: int | str = 0) -> jax.Array:
         if isinstance(obs, dict):
             obs = obs["state"]
         obs = jnp.asarray(obs, jnp.float32)
         if obs.shape[-1] != self.obs_size:
             raise ValueError(f"observation has {obs.shape[-1]} features, expected {self.obs_size}")
-        return self._apply(self.params, self.obs_stats, obs)
+        if isinstance(task, str):
+            if task not in self.tasks:
+                raise ValueError(f"unknown task {task!r}; this run has {', '.join(self.tasks)}")
+            task = self.tasks.index(task)
+        if not 0 <= task < len(self.tasks):
+            raise ValueError(f"task index {task} out of range for {len(self.tasks)} tasks")
+        flat = obs.reshape((-1, obs.shape[-1]))
+        task_id = jnp.full((flat.shape[0],), task, jnp.int32)
+        action = self._apply(self.params, flat, task_id)
+        return action.reshape(obs.shape[:-1] + (action.shape[-1],))
 
 
 def load_policy(run_dir: str | Path, checkpoint: int | None = None) -> Policy:
     """The policy of the run in `run_dir` at `checkpoint` env steps (default: the newest)."""
     config, fns, restored = restore_run(run_dir, checkpoint, num_eval_envs=len(_tasks(run_dir)))
     stats = restored.state.obs_stats
-    state_stats = norm.RunningStats(
-        mean={"state": stats.mean["state"]}, var={"state": stats.var["state"]}, count=stats.count
+    params = PolicyParams(
+        actor_params=restored.state.actor_params,
+        critic_params=restored.state.critic_params,
+        obs_stats=norm.RunningStats(
+            mean={"state": stats.mean["state"]},
+            var={"state": stats.var["state"]},
+            count=stats.count,
+        ),
     )
 
-    def apply(params, obs_stats, obs):
-        return fns.policy(params, obs_stats, {"state": obs})
+    def apply(params, obs, task_id):
+        return fns.policy(params, {"state": obs}, task_id)
 
     return Policy(
         config=config,
         step=restored.step,
+        tasks=config.env_names,
         obs_size=fns.env.spec.obs_size,
         action_size=fns.env.spec.action_size,
-        params=restored.state.actor_params,
-        obs_stats=state_stats,
+        params=params,
         _apply=jax.jit(apply),
     )
 
@@ -112,5 +139,7 @@ def evaluate_run(
     """Run one deterministic episode in each of `num_episodes` envs (default: the run's
     num_eval_envs); return the eval metrics and the checkpoint step."""
     config, fns, restored = restore_run(run_dir, checkpoint, num_eval_envs=num_episodes)
-    metrics = jax.device_get(fns.evaluate(restored.state, jax.random.PRNGKey(seed)))
+    metrics = expand_task_metrics(
+        jax.device_get(fns.evaluate(restored.state, jax.random.PRNGKey(seed))), config.env_names
+    )
     return {"checkpoint": restored.step, **{k: float(v) for k, v in metrics.items()}}

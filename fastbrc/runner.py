@@ -23,7 +23,7 @@ from fastbrc.checkpoint import CheckpointError, Checkpoints
 from fastbrc.config import Config, ConfigError, validate
 from fastbrc.envs import BatchedEnv
 from fastbrc.logger import MetricsLogger, Progress
-from fastbrc.train import NONFINITE_CHECKS, TrainFns, make_train_fns
+from fastbrc.train import NONFINITE_CHECKS, TrainFns, expand_task_metrics, make_train_fns
 
 # What a run directory holds; --overwrite removes exactly these.
 RUN_ENTRIES = ("config.json", "metrics.jsonl", "tensorboard", "checkpoints")
@@ -39,7 +39,9 @@ def make_envs(config: Config) -> tuple[BatchedEnv, BatchedEnv]:
     kwargs = dict(
         impl=config.impl, episode_length=config.episode_length, action_repeat=config.action_repeat
     )
-    env = BatchedEnv(config.env_names, config.num_envs, **kwargs)
+    env = BatchedEnv(
+        config.env_names, config.num_envs, envs_per_task=config.envs_per_task, **kwargs
+    )
     eval_env = BatchedEnv(config.env_names, config.num_eval_envs, **kwargs)
     return env, eval_env
 
@@ -205,7 +207,7 @@ def train(
             for index in range(first_chunk, config.num_chunks):
                 tick = time.perf_counter()
                 state, metrics = chunk(state)
-                metrics = jax.device_get(metrics)
+                metrics = expand_task_metrics(jax.device_get(metrics), config.env_names)
                 chunk_s = time.perf_counter() - tick
                 train_s += chunk_s
                 env_steps = (index + 1) * per_chunk
@@ -215,8 +217,9 @@ def train(
                 if not bad and (
                     last_chunk or _crossed(env_steps, per_chunk, config.eval_every_env_steps)
                 ):
-                    eval_metrics = jax.device_get(
-                        evaluate(state, jax.random.fold_in(key_eval, index))
+                    eval_metrics = expand_task_metrics(
+                        jax.device_get(evaluate(state, jax.random.fold_in(key_eval, index))),
+                        config.env_names,
                     )
                     record.update(eval_metrics)
                     last_eval = float(eval_metrics["eval/episode_return"])

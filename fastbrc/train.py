@@ -84,9 +84,17 @@ _COLLECT_METRICS = (
     "train/episodes",
     "train/reward",
     "train/nan_env_resets",
+    "train/tasks/episode_return",
+    "train/tasks/episodes",
 )
 _CRITIC_METRICS = ("train/critic_loss", "train/q_mean", "train/target_q_mean")
-_LEARN_METRICS = (*_CRITIC_METRICS, "train/actor_loss", "train/actor_updates")
+_TASK_CRITIC_METRICS = ("train/tasks/critic_loss", "train/tasks/q_mean")
+_LEARN_METRICS = (
+    *_CRITIC_METRICS,
+    *_TASK_CRITIC_METRICS,
+    "train/actor_loss",
+    "train/actor_updates",
+)
 _CHUNK_METRICS = (*_COLLECT_METRICS, *_LEARN_METRICS, "train/critic_updates")
 
 # What `train/nonfinite` names: 0 when all are finite, else 1 + the index of the first bad one.
@@ -112,7 +120,7 @@ class TrainFns:
     evaluate: Callable[[TrainState, jax.Array], Metrics]
     collect: Callable  # (state) -> (state, collect metrics): for the Python-loop baseline
     learn: Callable  # (state) -> (state, update metrics): likewise
-    policy: Callable  # (actor_params, obs_stats, obs) -> deterministic action
+    policy: Callable  # (state, obs, task_id) -> deterministic action
     empty_replay: Callable[[], rb.ReplayState]  # a fresh buffer (resume without a saved one)
     q_values: Callable  # (state, obs, action) -> [num_critics, B] expected values
     trace_counts: dict[str, int] = field(default_factory=dict)
@@ -122,26 +130,61 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
     c = config
     spec = env.spec
     num_envs = spec.num_envs
+    num_tasks = spec.num_tasks
+    conditioning = c.conditioning
     actor = make_actor(c, spec.action_size)
-    critic = make_critic(c)
+    critic = make_critic(c, num_tasks, conditioning)
     actor_opt = _optimizer(c.actor_lr, c.actor_weight_decay, c.max_grad_norm)
     critic_opt = _optimizer(c.critic_lr, c.critic_weight_decay, c.max_grad_norm)
     support = dist.make_support(c.v_min, c.v_max, c.num_atoms)
     trace_counts = {"train_chunk": 0, "evaluate": 0}
+
+    def per_task_sum(x: jax.Array, task_id: jax.Array) -> jax.Array:
+        return jax.ops.segment_sum(x, task_id, num_segments=num_tasks)
+
+    def per_task_mean(x: jax.Array, task_id: jax.Array) -> jax.Array:
+        count = per_task_sum(jnp.ones_like(x), task_id)
+        return per_task_sum(x, task_id) / jnp.maximum(count, 1.0)
+
+    def zero_metric(key: str) -> jax.Array:
+        return jnp.zeros((num_tasks,) if "/tasks/" in key else ())
 
     def normalize(stats, obs):
         # eps 1e-4 floors the std at 0.01 (FastTD3 adds 1e-2), so near-constant features
         # are not blown up from rounding noise.
         return norm.normalize(stats, obs, eps=1e-4) if c.obs_normalization else obs
 
-    def policy(actor_params, obs_stats, obs):
-        return actor.apply(actor_params, actor_input(normalize(obs_stats, obs)))
+    # ----------------------------------------------------------------- task conditioning
+    def critic_apply(params, obs, action, task_id):
+        """[E, B, num_atoms] logits; `obs` normalised, the task given by `task_id` [B]."""
+        obs = critic_input(obs)
+        if conditioning == "none":
+            return critic.apply(params, obs, action)
+        return critic.apply(params, obs, action, task_id)
 
-    def q_values(state: TrainState, obs, action: jax.Array) -> jax.Array:
-        logits = critic.apply(
-            state.critic_params, critic_input(normalize(state.obs_stats, obs)), action
-        )
-        return losses.q_values(logits, support)
+    def task_features(critic_params, task_id):
+        """What the actor is told about the task: the critic's embedding of it (BRC shares
+        the table; only the TD loss trains it), a one-hot id, or nothing ([B, 0])."""
+        if conditioning == "embedding":
+            rows = critic.apply(critic_params, task_id, method=critic.embed)
+            return jax.lax.stop_gradient(rows)
+        if conditioning == "separate_heads":
+            return jax.nn.one_hot(task_id, num_tasks)
+        return jnp.zeros(task_id.shape + (0,))
+
+    def actor_apply(actor_params, critic_params, obs, task_id):
+        """Actions for normalised `obs`, with the task features of `critic_params`' table."""
+        features = task_features(critic_params, task_id)
+        return actor.apply(actor_params, jnp.concatenate([actor_input(obs), features], axis=-1))
+
+    def policy(state, obs, task_id):
+        """Deterministic action for raw `obs`; `state` needs actor/critic params, obs stats."""
+        obs = normalize(state.obs_stats, obs)
+        return actor_apply(state.actor_params, state.critic_params, obs, task_id)
+
+    def q_values(state: TrainState, obs, action: jax.Array, task_id: jax.Array) -> jax.Array:
+        obs = normalize(state.obs_stats, obs)
+        return losses.q_values(critic_apply(state.critic_params, obs, action, task_id), support)
 
     # ---------------------------------------------------------------------------- init
     def empty_replay() -> rb.ReplayState:
@@ -163,8 +206,15 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
         obs = env_state.obs
         one_obs = jax.tree.map(lambda x: x[:1], obs)
         one_action = jnp.zeros((1, spec.action_size))
-        actor_params = actor.init(k_actor, actor_input(one_obs))
-        critic_params = critic.init(k_critic, critic_input(one_obs), one_action)
+        one_task = jnp.zeros((1,), jnp.int32)
+        if conditioning == "none":
+            critic_params = critic.init(k_critic, critic_input(one_obs), one_action)
+        else:
+            critic_params = critic.init(k_critic, critic_input(one_obs), one_action, one_task)
+        actor_in = jnp.concatenate(
+            [actor_input(one_obs), task_features(critic_params, one_task)], axis=-1
+        )
+        actor_params = actor.init(k_actor, actor_in)
         return TrainState(
             actor_params=actor_params,
             critic_params=critic_params,
@@ -187,7 +237,7 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
         rng, k_noise, k_random, k_std = jax.random.split(state.rng, 4)
         obs = state.env_state.obs
         # act: deterministic policy + per-env Gaussian noise; uniform at the start
-        mean_action = policy(state.actor_params, state.obs_stats, obs)
+        mean_action = policy(state, obs, env.task_ids)
         noise = jax.random.normal(k_noise, mean_action.shape) * state.noise_std[:, None]
         explore = jnp.clip(mean_action + noise, -1.0, 1.0)
         uniform = jax.random.uniform(k_random, mean_action.shape, minval=-1.0, maxval=1.0)
@@ -236,6 +286,10 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
             "train/episodes": jnp.sum(done),
             "train/reward": jnp.mean(step.reward),
             "train/nan_env_resets": jnp.sum(step.nan_reset),
+            "train/tasks/episode_return": per_task_sum(
+                jnp.where(done, step.episode_return, 0.0), step.task_id
+            ),
+            "train/tasks/episodes": per_task_sum(done.astype(jnp.float32), step.task_id),
         }
         return state, metrics
 
@@ -249,9 +303,12 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
             -c.target_noise_clip,
             c.target_noise_clip,
         )
-        next_action = actor.apply(state.target_actor_params, actor_input(next_obs))
+        task = batch.task_id
+        next_action = actor_apply(
+            state.target_actor_params, state.target_critic_params, next_obs, task
+        )
         next_action = jnp.clip(next_action + noise, -1.0, 1.0)
-        next_logits = critic.apply(state.target_critic_params, critic_input(next_obs), next_action)
+        next_logits = critic_apply(state.target_critic_params, next_obs, next_action, task)
         target = losses.target_distribution(
             next_logits,
             batch.reward,  # scaled in one_update
@@ -263,10 +320,13 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
         )
 
         def loss_fn(params):
-            logits = critic.apply(params, critic_input(obs), batch.action)
-            return losses.critic_loss(logits, target), logits
+            logits = critic_apply(params, obs, batch.action, task)
+            per_sample = losses.critic_loss_per_sample(logits, target)
+            return per_sample.mean(), (logits, per_sample)
 
-        (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.critic_params)
+        (loss, (logits, per_sample)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+            state.critic_params
+        )
         updates, opt_state = critic_opt.update(grads, state.critic_opt_state, state.critic_params)
         params = optax.apply_updates(state.critic_params, updates)
         state = state.replace(
@@ -274,10 +334,13 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
             critic_opt_state=opt_state,
             target_critic_params=polyak(state.target_critic_params, params, c.tau),
         )
+        q = losses.q_values(logits, support).mean(axis=0)  # [B], ensemble mean
         metrics = {
             "train/critic_loss": loss,
-            "train/q_mean": losses.q_values(logits, support).mean(),
+            "train/q_mean": q.mean(),
             "train/target_q_mean": dist.expected_value(target, support).mean(),
+            "train/tasks/critic_loss": per_task_mean(per_sample, task),
+            "train/tasks/q_mean": per_task_mean(q, task),
         }
         return state, metrics
 
@@ -285,9 +348,9 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
         obs = batch.obs  # already normalised
 
         def loss_fn(params):
-            action = actor.apply(params, actor_input(obs))
+            action = actor_apply(params, state.critic_params, obs, batch.task_id)
             return losses.actor_loss(
-                critic.apply(state.critic_params, critic_input(obs), action), support
+                critic_apply(state.critic_params, obs, action, batch.task_id), support
             )
 
         loss, grads = jax.value_and_grad(loss_fn)(state.actor_params)
@@ -329,10 +392,10 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
         rng, key = jax.random.split(state.rng)
         keys = jax.random.split(key, c.updates_per_iteration)
         state, per_update = jax.lax.scan(one_update, state.replace(rng=rng), keys)
-        return state, jax.tree.map(jnp.sum, per_update)
+        return state, jax.tree.map(lambda x: jnp.sum(x, axis=0), per_update)
 
     def no_learning(state: TrainState) -> tuple[TrainState, Metrics]:
-        return state, {k: jnp.zeros(()) for k in _LEARN_METRICS}
+        return state, {k: zero_metric(k) for k in _LEARN_METRICS}
 
     # --------------------------------------------------------------------------- CHUNK
     def iteration(carry, _):
@@ -349,7 +412,7 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
 
     def train_chunk(state: TrainState) -> tuple[TrainState, Metrics]:
         trace_counts["train_chunk"] += 1  # runs at trace time only
-        zero_sums = {k: jnp.zeros(()) for k in _CHUNK_METRICS}
+        zero_sums = {k: zero_metric(k) for k in _CHUNK_METRICS}
         (state, sums), _ = jax.lax.scan(
             iteration, (state, zero_sums), None, length=c.iterations_per_chunk
         )
@@ -357,6 +420,7 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
         metrics["train/nonfinite"] = _first_nonfinite(sums, state)
         scales = rn.task_scales(state.reward_stats, c.reward_normalization, c.reward_norm_target)
         metrics["train/reward_scale"] = c.reward_scale * jnp.mean(scales)
+        metrics["train/tasks/reward_scale"] = c.reward_scale * scales
         return state, metrics
 
     # ------------------------------------------------------------------------ EVALUATE
@@ -368,7 +432,7 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
 
         def step(carry, _):
             env_state, ret, length, active = carry
-            action = policy(state.actor_params, state.obs_stats, env_state.obs)
+            action = policy(state, env_state.obs, eval_env.task_ids)
             env_state, out = eval_env.step(env_state, action)
             ret = ret + jnp.where(active, out.reward, 0.0)
             length = length + active.astype(jnp.int32)
@@ -378,10 +442,13 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
         n = eval_env.spec.num_envs
         init_carry = (eval_env.reset(key), jnp.zeros(n), jnp.zeros(n, jnp.int32), jnp.ones(n, bool))
         (_, ret, length, _), _ = jax.lax.scan(step, init_carry, None, length=max_episode_length)
+        task = eval_env.task_ids
         return {
             "eval/episode_return": ret.mean(),
             "eval/episode_return_std": ret.std(),
             "eval/episode_length": length.mean(),
+            "eval/tasks/episode_return": per_task_mean(ret, task),
+            "eval/tasks/episode_length": per_task_mean(length.astype(jnp.float32), task),
         }
 
     return TrainFns(
@@ -437,6 +504,22 @@ def _reduce(sums: Metrics, iterations: int) -> Metrics:
         "train/actor_updates": sums["train/actor_updates"],
         "train/actor_loss": safe(sums["train/actor_loss"], sums["train/actor_updates"]),
     }
-    for k in _CRITIC_METRICS:
+    for k in (*_CRITIC_METRICS, *_TASK_CRITIC_METRICS):
         out[k] = safe(sums[k], critic_updates)
+    out["train/tasks/episode_return"] = safe(
+        sums["train/tasks/episode_return"], sums["train/tasks/episodes"]
+    )
+    return out
+
+
+def expand_task_metrics(metrics: dict[str, Any], task_names: tuple[str, ...]) -> dict[str, Any]:
+    """Host side: ``"train/tasks/q_mean": [T]`` -> ``"train/<Task>/q_mean"`` per task (only for
+    multi-task runs; a single task's per-task values equal the overall ones and are dropped)."""
+    out = {}
+    for key, value in metrics.items():
+        if "/tasks/" not in key:
+            out[key] = value
+        elif len(task_names) > 1:
+            for name, item in zip(task_names, value, strict=True):
+                out[key.replace("/tasks/", f"/{name}/")] = item
     return out

@@ -164,7 +164,7 @@ def test_load_policy_and_eval_use_the_newest_checkpoint(straight, capsys):
     assert policy.step == 2000
     obs = np.linspace(0.0, 1.0, 6, dtype=np.float32)[:, None]
     fns = build(Config.from_json((straight / "config.json").read_text()))
-    expected = fns.policy(restored.state.actor_params, restored.state.obs_stats, {"state": obs})
+    expected = fns.policy(restored.state, {"state": obs}, np.zeros(6, np.int32))
     np.testing.assert_allclose(np.asarray(policy(obs)), np.asarray(expected), rtol=1e-6)
     assert policy(obs).shape == (6, 1)
     with pytest.raises(ValueError, match="expected 1"):

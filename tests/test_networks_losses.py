@@ -90,3 +90,49 @@ def test_critic_loss_sums_members_and_is_minimised_by_the_target():
     entropy = -(target * jnp.log(target)).sum(-1).mean()
     np.testing.assert_allclose(losses.critic_loss(perfect, target), 2 * entropy, rtol=1e-5)
     assert losses.critic_loss(other, target) > losses.critic_loss(perfect, target)
+
+
+def _task_critic(conditioning: str, num_tasks: int = 3):
+    from fastbrc.networks import TaskCritic
+
+    critic = TaskCritic(2, 32, 1, 11, num_tasks, conditioning, embedding_dim=8)
+    obs, action = jnp.ones((6, 4)), jnp.zeros((6, 2))
+    task = jnp.array([0, 1, 2, 0, 1, 2], jnp.int32)
+    params = critic.init(jax.random.PRNGKey(0), obs, action, task)
+    return critic, params, obs, action, task
+
+
+def test_task_embeddings_are_unit_norm_distinct_and_trained_by_the_td_loss():
+    critic, params, obs, action, task = _task_critic("embedding")
+    rows = critic.apply(params, jnp.arange(3), method=critic.embed)
+    np.testing.assert_allclose(jnp.linalg.norm(rows, axis=-1), 1.0, rtol=1e-6)
+    assert float(jnp.linalg.norm(rows[0] - rows[1])) > 0.1
+    assert float(jnp.linalg.norm(rows[1] - rows[2])) > 0.1
+    target = jax.nn.softmax(jax.random.normal(jax.random.PRNGKey(1), (6, 11)))
+
+    def loss(p, task_id):
+        return losses.critic_loss(critic.apply(p, obs, action, task_id), target)
+
+    grads = jax.grad(loss)(params, task)
+    table_grad = grads["params"]["task_embedding"]["table"]
+    assert np.all(np.linalg.norm(table_grad, axis=-1) > 0)  # every used row gets gradient
+    only_task_0 = jax.grad(loss)(params, jnp.zeros(6, jnp.int32))
+    rows_grad = np.linalg.norm(only_task_0["params"]["task_embedding"]["table"], axis=-1)
+    assert rows_grad[0] > 0 and rows_grad[1] == 0 and rows_grad[2] == 0
+    # the table is shared by the ensemble: one [num_tasks, dim] array, not one per member
+    assert params["params"]["task_embedding"]["table"].shape == (3, 8)
+
+
+def test_separate_heads_select_the_task_head():
+    critic, params, obs, action, task = _task_critic("separate_heads")
+    logits = critic.apply(params, obs, action, task)
+    assert logits.shape == (2, 6, 11)
+    # perturb the head of task 1 only: rows of tasks 0 and 2 are unchanged
+    head = params["params"]["ensemble"]["VmapCritic_0"]["BroNet_0"]["Dense_3"]
+    bias = head["bias"].reshape(2, 3, 11).at[:, 1].add(1.0).reshape(2, 33)
+    changed = jax.tree.map(lambda x: x, params)
+    changed["params"]["ensemble"]["VmapCritic_0"]["BroNet_0"]["Dense_3"]["bias"] = bias
+    other = critic.apply(changed, obs, action, task)
+    same = np.asarray(task) != 1
+    np.testing.assert_array_equal(other[:, same], logits[:, same])
+    assert not np.allclose(other[:, ~same], logits[:, ~same])

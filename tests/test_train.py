@@ -85,8 +85,9 @@ def test_scan_chunk_equals_python_loop_of_collect_and_learn():
 def learned_q(config: Config, chunks: int, probe, obs: np.ndarray):
     fns, state, history = run_chunks(config, chunks)
     obs = jnp.asarray(obs, jnp.float32)
-    action = jax.jit(fns.policy)(state.actor_params, state.obs_stats, {"state": obs})
-    q = fns.q_values(state, {"state": obs}, action).mean(axis=0)
+    task = jnp.zeros(obs.shape[0], jnp.int32)
+    action = jax.jit(fns.policy)(state, {"state": obs}, task)
+    q = fns.q_values(state, {"state": obs}, action, task).mean(axis=0)
     return np.asarray(q), np.asarray(probe.optimal_value(obs, config.gamma)), action, history
 
 
@@ -164,3 +165,27 @@ def test_max_return_normalisation_rescales_the_learned_value():
     )
     q, _, _, _ = learned_q(config, 12, ProbeTruncation(), np.array([[1.0]]))
     np.testing.assert_allclose(q, 4.0 / (1 - config.gamma**20), rtol=0.1)
+
+
+@pytest.mark.parametrize("conditioning", ["embedding", "separate_heads", "none"])
+def test_two_tasks_with_the_same_observation_need_task_conditioning(conditioning):
+    """ProbeChain and ProbeTruncation both start at obs [1.0], where Q* is 4.1 (5 steps left)
+    and 10 (bootstrapped time limit). Only a task-conditioned critic can learn both."""
+    config = dataclasses.replace(
+        TINY,
+        env="ProbeChain,ProbeTruncation",
+        task_conditioning=conditioning,
+        task_embedding_dim=8,
+        critic_target="mean",
+    )
+    fns, state, _ = run_chunks(config, 12)
+    obs = {"state": jnp.ones((2, 1))}
+    task = jnp.array([0, 1], jnp.int32)
+    action = fns.policy(state, obs, task)
+    q = np.asarray(fns.q_values(state, obs, action, task).mean(axis=0))
+    q_star = np.array([(1 - 0.9**5) / (1 - 0.9), 1 / (1 - 0.9)])
+    if conditioning == "none":
+        assert np.abs(q - q_star).max() > 2.0  # one value for both: halfway in between
+        assert abs(q[0] - q[1]) < 1e-4
+    else:
+        np.testing.assert_allclose(q, q_star, rtol=0.15)
