@@ -151,10 +151,21 @@ class Config:
     """Size of the task embeddings."""
     envs_per_task: tuple[int, ...] | None = None
     """Envs of each task in a multi-task run, in --env order (default: an even split)."""
+    init_from: str | None = None
+    """Start from the critic and actor of this run directory's newest checkpoint (BRC
+    transfer): shared weights are copied, the new task gets a fresh embedding row, the
+    optimiser, normalisers and buffer start fresh."""
+    min_obs_size: int = 0
+    """Pad observations to at least this many features (set by --init-from)."""
+    min_action_size: int = 0
+    """Pad actions to at least this many dims (set by --init-from)."""
 
     # --- actor ---------------------------------------------------------------------------
+    actor: Literal["td3", "sac"] = "td3"
+    """'td3': deterministic tanh actor with per-env exploration noise (FastTD3); 'sac':
+    tanh-Gaussian actor with a learned temperature, target entropy -|A|/2 (BRC)."""
     actor_type: Literal["mlp", "bronet"] = "mlp"
-    """Deterministic tanh actor: plain MLP (FastTD3) or BroNet (BRC)."""
+    """Actor network: plain MLP (FastTD3) or BroNet (BRC)."""
     actor_hidden: tuple[int, ...] = (512, 256, 128)
     """MLP actor hidden sizes."""
     actor_width: int = 256

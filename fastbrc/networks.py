@@ -152,6 +152,16 @@ class BroNetActor(nn.Module):
 
 
 def make_actor(config, action_size: int) -> nn.Module:
+    if config.actor == "sac":
+        from fastbrc.sac import TanhGaussianActor
+
+        return TanhGaussianActor(
+            tuple(config.actor_hidden),
+            action_size,
+            config.actor_type,
+            config.actor_width,
+            config.actor_depth,
+        )
     if config.actor_type == "bronet":
         return BroNetActor(config.actor_width, config.actor_depth, action_size)
     return MLPActor(tuple(config.actor_hidden), action_size)

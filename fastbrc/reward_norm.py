@@ -81,14 +81,25 @@ def update_stats(
     )
 
 
-def task_scales(stats: RewardStats, mode: str, target: float, eps: float = 1e-6) -> jax.Array:
+def task_scales(
+    stats: RewardStats,
+    mode: str,
+    target: float,
+    entropy_return: jax.Array | None = None,
+    eps: float = 1e-6,
+) -> jax.Array:
     """[num_tasks] reward multipliers (1 for `mode == "none"` and for tasks without data);
-    `target` is the value the best return maps to under `max_return`."""
+    `target` is the value the best return maps to under `max_return`; `entropy_return`
+    ([num_tasks], SAC's alpha x |target entropy| / (1 - gamma)) is the entropy bonus's
+    share of a soft return, added to the largest return (BRC's entropy correction)."""
     if mode == "none":
         return jnp.ones_like(stats.max_abs_return)
     if mode == "max_return":
         ready = stats.max_abs_return > eps
-        return jnp.where(ready, target / jnp.maximum(stats.max_abs_return, eps), 1.0)
+        largest = stats.max_abs_return
+        if entropy_return is not None:  # SAC: the soft return also holds the entropy bonus
+            largest = largest + entropy_return
+        return jnp.where(ready, target / jnp.maximum(largest, eps), 1.0)
     if mode == "return_std":
         std = jnp.sqrt(stats.var)
         ready = (stats.count > 1) & (std > eps)

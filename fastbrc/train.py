@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import optax
 
 from fastbrc import distributional as dist
-from fastbrc import losses
+from fastbrc import losses, sac
 from fastbrc import normalization as norm
 from fastbrc import replay as rb
 from fastbrc import reward_norm as rn
@@ -47,6 +47,8 @@ class TrainState:
     target_critic_params: Params
     actor_opt_state: optax.OptState
     critic_opt_state: optax.OptState
+    log_alpha: jax.Array  # SAC temperature, alpha = exp(log_alpha) (unused by TD3)
+    alpha_opt_state: optax.OptState
     obs_stats: Any
     reward_stats: rn.RewardStats  # per-task return statistics (reward normalisation)
     replay: rb.ReplayState
@@ -136,6 +138,10 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
     critic = make_critic(c, num_tasks, conditioning)
     actor_opt = _optimizer(c.actor_lr, c.actor_weight_decay, c.max_grad_norm)
     critic_opt = _optimizer(c.critic_lr, c.critic_weight_decay, c.max_grad_norm)
+    alpha_opt = optax.adam(c.actor_lr)
+    # SAC: each sample's real action dims (multi-task batches pad to the largest task)
+    action_mask = jnp.asarray(spec.action_mask, jnp.float32)  # [num_tasks, A]
+    task_entropy = sac.target_entropy(jnp.asarray(spec.task_action_sizes))  # [num_tasks]
     support = dist.make_support(c.v_min, c.v_max, c.num_atoms)
     trace_counts = {"train_chunk": 0, "evaluate": 0}
 
@@ -173,14 +179,36 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
         return jnp.zeros(task_id.shape + (0,))
 
     def actor_apply(actor_params, critic_params, obs, task_id):
-        """Actions for normalised `obs`, with the task features of `critic_params`' table."""
+        """The actor's output for normalised `obs` (TD3: actions; SAC: (mean, log_std)),
+        with the task features of `critic_params`' table."""
         features = task_features(critic_params, task_id)
         return actor.apply(actor_params, jnp.concatenate([actor_input(obs), features], axis=-1))
+
+    def deterministic_action(actor_params, critic_params, obs, task_id):
+        out = actor_apply(actor_params, critic_params, obs, task_id)
+        return sac.mode(out[0]) if c.actor == "sac" else out
+
+    def sampled_action(actor_params, critic_params, obs, task_id, key):
+        """SAC: a reparameterised action and its log-probability over the task's dims."""
+        mean, log_std = actor_apply(actor_params, critic_params, obs, task_id)
+        return sac.sample(mean, log_std, key, action_mask[task_id])
+
+    def reward_scales(state):
+        """[num_tasks] multipliers of the raw rewards (reward_scale x per-task normaliser);
+        with SAC the max-return rule counts the entropy bonus's share of the return (BRC)."""
+        entropy_return = None
+        if c.actor == "sac":
+            alpha = jnp.exp(state.log_alpha)
+            entropy_return = alpha * jnp.abs(task_entropy) / (1.0 - min(c.gamma, 0.999))
+        scales = rn.task_scales(
+            state.reward_stats, c.reward_normalization, c.reward_norm_target, entropy_return
+        )
+        return c.reward_scale * scales
 
     def policy(state, obs, task_id):
         """Deterministic action for raw `obs`; `state` needs actor/critic params, obs stats."""
         obs = normalize(state.obs_stats, obs)
-        return actor_apply(state.actor_params, state.critic_params, obs, task_id)
+        return deterministic_action(state.actor_params, state.critic_params, obs, task_id)
 
     def q_values(state: TrainState, obs, action: jax.Array, task_id: jax.Array) -> jax.Array:
         obs = normalize(state.obs_stats, obs)
@@ -222,6 +250,8 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
             target_critic_params=critic_params,
             actor_opt_state=actor_opt.init(actor_params),
             critic_opt_state=critic_opt.init(critic_params),
+            log_alpha=jnp.asarray(sac.INIT_LOG_ALPHA, jnp.float32),
+            alpha_opt_state=alpha_opt.init(jnp.zeros((), jnp.float32)),
             obs_stats=norm.init_stats(jax.tree.map(_unbatched, obs)),
             reward_stats=rn.init_stats(spec.num_tasks, num_envs),
             replay=empty_replay(),
@@ -236,11 +266,17 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
     def collect(state: TrainState) -> tuple[TrainState, Metrics]:
         rng, k_noise, k_random, k_std = jax.random.split(state.rng, 4)
         obs = state.env_state.obs
-        # act: deterministic policy + per-env Gaussian noise; uniform at the start
-        mean_action = policy(state, obs, env.task_ids)
-        noise = jax.random.normal(k_noise, mean_action.shape) * state.noise_std[:, None]
-        explore = jnp.clip(mean_action + noise, -1.0, 1.0)
-        uniform = jax.random.uniform(k_random, mean_action.shape, minval=-1.0, maxval=1.0)
+        # uniform random actions during the warm-up
+        if c.actor == "sac":  # act: a sample of the stochastic policy
+            normalized = normalize(state.obs_stats, obs)
+            explore, _ = sampled_action(
+                state.actor_params, state.critic_params, normalized, env.task_ids, k_noise
+            )
+        else:  # act: deterministic policy + per-env Gaussian noise
+            mean_action = policy(state, obs, env.task_ids)
+            noise = jax.random.normal(k_noise, mean_action.shape) * state.noise_std[:, None]
+            explore = jnp.clip(mean_action + noise, -1.0, 1.0)
+        uniform = jax.random.uniform(k_random, explore.shape, minval=-1.0, maxval=1.0)
         action = jnp.where(state.iteration < c.learning_starts_iterations, uniform, explore)
         # step every env; auto-reset keeps the true final observation in next_obs
         env_state, step = env.step(state.env_state, action)
@@ -304,14 +340,22 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
             c.target_noise_clip,
         )
         task = batch.task_id
-        next_action = actor_apply(
-            state.target_actor_params, state.target_critic_params, next_obs, task
-        )
-        next_action = jnp.clip(next_action + noise, -1.0, 1.0)
+        reward = batch.reward  # scaled in one_update
+        if c.actor == "sac":  # next action from the current policy; soft target
+            next_action, next_log_prob = sampled_action(
+                state.actor_params, state.critic_params, next_obs, task, key
+            )
+            alpha = jnp.exp(state.log_alpha)
+            reward = reward + sac.entropy_bonus(next_log_prob, alpha, batch.discount)
+        else:  # TD3: target actor's action with clipped smoothing noise
+            next_action = deterministic_action(
+                state.target_actor_params, state.target_critic_params, next_obs, task
+            )
+            next_action = jnp.clip(next_action + noise, -1.0, 1.0)
         next_logits = critic_apply(state.target_critic_params, next_obs, next_action, task)
         target = losses.target_distribution(
             next_logits,
-            batch.reward,  # scaled in one_update
+            reward,
             batch.discount,
             support,
             ensemble_mode=c.critic_target,
@@ -344,16 +388,20 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
         }
         return state, metrics
 
-    def actor_update(state: TrainState, batch: rb.NStepBatch):
-        obs = batch.obs  # already normalised
+    def actor_update(state: TrainState, batch: rb.NStepBatch, key: jax.Array):
+        obs, task = batch.obs, batch.task_id  # obs already normalised
 
         def loss_fn(params):
-            action = actor_apply(params, state.critic_params, obs, batch.task_id)
-            return losses.actor_loss(
-                critic_apply(state.critic_params, obs, action, batch.task_id), support
-            )
+            if c.actor == "sac":
+                action, log_prob = sampled_action(params, state.critic_params, obs, task, key)
+                q = losses.q_values(critic_apply(state.critic_params, obs, action, task), support)
+                alpha = jnp.exp(state.log_alpha)
+                return sac.actor_loss(alpha, log_prob, q.mean(axis=0)), log_prob
+            action = deterministic_action(params, state.critic_params, obs, task)
+            logits = critic_apply(state.critic_params, obs, action, task)
+            return losses.actor_loss(logits, support), jnp.zeros(obs["state"].shape[:1])
 
-        loss, grads = jax.value_and_grad(loss_fn)(state.actor_params)
+        (loss, log_prob), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.actor_params)
         updates, opt_state = actor_opt.update(grads, state.actor_opt_state, state.actor_params)
         params = optax.apply_updates(state.actor_params, updates)
         state = state.replace(
@@ -361,15 +409,25 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
             actor_opt_state=opt_state,
             target_actor_params=polyak(state.target_actor_params, params, c.tau),
         )
+        if c.actor == "sac":  # temperature towards the target entropy of each sample's task
+            alpha_grad = jax.grad(sac.temperature_loss)(
+                state.log_alpha, log_prob, task_entropy[task]
+            )
+            step, alpha_opt_state = alpha_opt.update(alpha_grad, state.alpha_opt_state)
+            state = state.replace(
+                log_alpha=optax.apply_updates(state.log_alpha, step),
+                alpha_opt_state=alpha_opt_state,
+            )
         return state, loss
 
     def one_update(state: TrainState, key: jax.Array):
-        k_sample, k_target = jax.random.split(key)
+        if c.actor == "sac":
+            k_sample, k_target, k_actor = jax.random.split(key, 3)
+        else:  # the TD3 actor update draws no randomness
+            (k_sample, k_target), k_actor = jax.random.split(key), None
         batch = rb.sample(state.replay, k_sample, c.batch_size, c.n_step, c.gamma)
         # the statistics don't change during learning: normalise once for critic and actor
-        scales = c.reward_scale * rn.task_scales(
-            state.reward_stats, c.reward_normalization, c.reward_norm_target
-        )
+        scales = reward_scales(state)
         batch = batch.replace(
             obs=normalize(state.obs_stats, batch.obs),
             next_obs=normalize(state.obs_stats, batch.next_obs),
@@ -379,7 +437,7 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
         update_actor = state.gradient_steps % c.policy_frequency == 0
         state, actor_loss = jax.lax.cond(
             update_actor,
-            lambda s: actor_update(s, batch),
+            lambda s: actor_update(s, batch, k_actor),
             lambda s: (s, jnp.zeros(())),
             state,
         )
@@ -418,9 +476,10 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
         )
         metrics = _reduce(sums, c.iterations_per_chunk)
         metrics["train/nonfinite"] = _first_nonfinite(sums, state)
-        scales = rn.task_scales(state.reward_stats, c.reward_normalization, c.reward_norm_target)
-        metrics["train/reward_scale"] = c.reward_scale * jnp.mean(scales)
-        metrics["train/tasks/reward_scale"] = c.reward_scale * scales
+        scales = reward_scales(state)
+        metrics["train/reward_scale"] = jnp.mean(scales)
+        metrics["train/tasks/reward_scale"] = scales
+        metrics["train/alpha"] = jnp.exp(state.log_alpha)
         return state, metrics
 
     # ------------------------------------------------------------------------ EVALUATE
