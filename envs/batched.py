@@ -87,6 +87,8 @@ class BatchedEnv:
     in Playground's config) and `action_repeat` override every task's config when given;
     `spec.episode_lengths` reports the limits in agent steps. `config_overrides` is one
     flattened mapping applied to every task, or a sequence with one per task.
+    `min_obs_size` / `min_action_size` pad observations and actions to at least that size
+    (a run that starts from another run's networks needs that run's input sizes).
     `reset` and `step` are pure and jit-able; actions are expected in [-1, 1].
     """
 
@@ -100,6 +102,8 @@ class BatchedEnv:
         episode_length: int | None = None,
         action_repeat: int | None = None,
         config_overrides: ConfigOverrides = None,
+        min_obs_size: int = 0,
+        min_action_size: int = 0,
     ) -> None:
         task_names = _as_names(task_names)
         counts = _split_envs(task_names, num_envs, envs_per_task)
@@ -117,7 +121,9 @@ class BatchedEnv:
             tasks.append(_make_task(name, env, info, start, count))
             start += count
         self._tasks = tuple(tasks)
-        self.spec = _build_spec(task_names, num_envs, counts, self._tasks)
+        self.spec = _build_spec(
+            task_names, num_envs, counts, self._tasks, min_obs_size, min_action_size
+        )
         self.num_tasks = self.spec.num_tasks
         self.num_envs = num_envs
         self.task_ids = jnp.asarray(self.spec.task_ids)
@@ -391,7 +397,12 @@ def _make_task(name: str, env: Any, info: EnvInfo, start: int, count: int) -> _T
 
 
 def _build_spec(
-    task_names: tuple[str, ...], num_envs: int, counts: tuple[int, ...], tasks: tuple[_Task, ...]
+    task_names: tuple[str, ...],
+    num_envs: int,
+    counts: tuple[int, ...],
+    tasks: tuple[_Task, ...],
+    min_obs_size: int = 0,
+    min_action_size: int = 0,
 ) -> EnvSpec:
     obs_sizes = tuple(task.obs_size for task in tasks)
     critic_sizes = tuple(task.privileged_obs_size for task in tasks)
@@ -401,9 +412,9 @@ def _build_spec(
         task_names=task_names,
         num_envs=num_envs,
         envs_per_task=counts,
-        obs_size=max(obs_sizes),
+        obs_size=max(*obs_sizes, min_obs_size),
         privileged_obs_size=max(critic_sizes) if any_privileged else None,
-        action_size=max(action_sizes),
+        action_size=max(*action_sizes, min_action_size),
         task_obs_sizes=obs_sizes,
         task_privileged_obs_sizes=critic_sizes if any_privileged else None,
         task_action_sizes=action_sizes,

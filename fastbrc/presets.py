@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Literal
 
-from fastbrc.config import Config
+from fastbrc.config import Config, ConfigError
 
 Profile = Literal["auto", "gpu", "cpu"]
 
@@ -59,6 +59,38 @@ _TASKS: dict[str, dict[Profile, dict[str, Any]]] = {
 }
 
 
+# Multi-task presets (BRC): one agent on a family of tasks, per-task reward normalisation
+# instead of a hand-tuned reward scale. `--env humanoid-dmc` expands to the family's tasks.
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "humanoid-dmc": ("HumanoidStand", "HumanoidWalk", "HumanoidRun"),
+    "humanoid-locomotion": (
+        "G1JoystickFlatTerrain",
+        "T1JoystickFlatTerrain",
+        "H1JoystickGaitTracking",
+    ),
+}
+_MULTITASK: dict[str, Any] = dict(reward_normalization="max_return", reward_scale=1.0)
+_FAMILY_PROFILES: dict[Profile, dict[str, Any]] = {
+    # 1024 envs per task as FastTD3 runs one task; 16 transitions per env per batch
+    "gpu": dict(num_envs=3072, batch_size=49_152, replay_capacity_per_env=5120, num_eval_envs=48),
+    "cpu": dict(num_envs=96, batch_size=1536, num_eval_envs=12),
+}
+
+
+def _family_tasks(family: str) -> tuple[str, ...]:
+    tasks = FAMILIES[family]
+    if family == "humanoid-locomotion":
+        from mujoco_playground._src import mjx_env
+
+        if not mjx_env.MENAGERIE_PATH.exists():
+            raise ConfigError(
+                f"--env {family} needs MuJoCo Menagerie at {mjx_env.MENAGERIE_PATH} (the "
+                f"G1/T1/H1 meshes); fetch it with git (see `fastbrc train --env {tasks[0]}`) "
+                "or use the Docker image, or train --env humanoid-dmc, which works offline"
+            )
+    return tasks
+
+
 def resolve_profile(profile: Profile, backend: str) -> Literal["gpu", "cpu"]:
     """'auto' picks 'cpu' when JAX's default backend is the CPU, else 'gpu'."""
     if profile == "auto":
@@ -67,12 +99,20 @@ def resolve_profile(profile: Profile, backend: str) -> Literal["gpu", "cpu"]:
 
 
 def preset(env: str, profile: Literal["gpu", "cpu"]) -> Config:
-    """The tuned Config for `env` ("A,B" for several tasks uses the first task's entry)."""
+    """The tuned Config for `env`: a task, "A,B" (several tasks: the first task's entry plus
+    per-task reward normalisation), or a family name from FAMILIES."""
+    family = env if env in FAMILIES else None
+    if family:
+        env = ",".join(_family_tasks(family))
     first = env.split(",")[0].strip()
     overrides: dict[str, Any] = {}
     if profile == "cpu":
         overrides.update(_CPU_PROFILE)
     overrides.update(_TASKS.get(first, {}).get(profile, {}))
+    if "," in env:
+        overrides.update(_MULTITASK)
+    if family:
+        overrides.update(_FAMILY_PROFILES[profile])
     return dataclasses.replace(Config(env=env), **overrides)
 
 

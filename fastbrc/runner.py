@@ -18,7 +18,7 @@ from typing import Any
 
 import jax
 
-from fastbrc import memory
+from fastbrc import memory, transfer
 from fastbrc.checkpoint import CheckpointError, Checkpoints
 from fastbrc.config import Config, ConfigError, validate
 from fastbrc.envs import BatchedEnv
@@ -37,7 +37,11 @@ class TrainingDiverged(RuntimeError):
 
 def make_envs(config: Config) -> tuple[BatchedEnv, BatchedEnv]:
     kwargs = dict(
-        impl=config.impl, episode_length=config.episode_length, action_repeat=config.action_repeat
+        impl=config.impl,
+        episode_length=config.episode_length,
+        action_repeat=config.action_repeat,
+        min_obs_size=config.min_obs_size,
+        min_action_size=config.min_action_size,
     )
     env = BatchedEnv(
         config.env_names, config.num_envs, envs_per_task=config.envs_per_task, **kwargs
@@ -127,6 +131,10 @@ def train(
     say = print if verbose else (lambda *a, **k: None)
     run_dir = run_dir_of(config)
     check_run_dir(run_dir, resume=resume, overwrite=overwrite)
+    source = None
+    if config.init_from and not resume:
+        config = transfer.prepare(config)
+        source = transfer.load_source(config)
     env, eval_env = make_envs(config)
     fns = make_train_fns(config, env, eval_env)
     key_init, key_eval = jax.random.split(jax.random.PRNGKey(config.seed))
@@ -162,6 +170,12 @@ def train(
         run_dir.mkdir(parents=True, exist_ok=True)
         checkpoints = Checkpoints(checkpoints_dir, keep=config.keep_checkpoints)
         state = fns.init(key_init)
+        if source is not None:
+            state = transfer.apply(state, source.state)
+            say(
+                f"fastbrc: initialised from {config.init_from} (checkpoint {source.step:,}); "
+                "new task embedding, fresh optimiser and buffer"
+            )
     (run_dir / "config.json").write_text(config.to_json() + "\n")
     jax.block_until_ready(state)
     capacity = config.replay_capacity_per_env * config.num_envs

@@ -40,3 +40,25 @@ def test_validation_rejects_uneven_eval_split():
     config = dataclasses.replace(Config(env="A,B"), num_envs=64, batch_size=1024, num_eval_envs=3)
     with pytest.raises(ConfigError, match="--num-eval-envs 3"):
         validate(config)
+
+
+def test_family_presets_expand_to_their_tasks_with_reward_normalisation():
+    from fastbrc.presets import FAMILIES
+
+    for profile in ("gpu", "cpu"):
+        c = validate(preset("humanoid-dmc", profile))
+        assert c.env_names == FAMILIES["humanoid-dmc"]
+        assert c.reward_normalization == "max_return" and c.reward_scale == 1.0
+        assert c.conditioning == "embedding"
+        assert c.num_envs % 3 == 0 and c.num_eval_envs % 3 == 0
+    assert preset("ProbeBandit,ProbeChain", "cpu").reward_normalization == "max_return"
+    assert preset("ProbeBandit", "cpu").reward_normalization == "none"
+
+
+def test_locomotion_family_without_menagerie_is_a_one_line_error(monkeypatch, tmp_path):
+    from mujoco_playground._src import mjx_env
+
+    monkeypatch.setattr(mjx_env, "MENAGERIE_PATH", tmp_path / "missing")
+    with pytest.raises(ConfigError, match="needs MuJoCo Menagerie") as error:
+        preset("humanoid-locomotion", "cpu")
+    assert "\n" not in str(error.value)
