@@ -50,12 +50,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
-import platform
 import re
 import socket
 import statistics
-import subprocess
 import sys
 import time
 import traceback
@@ -67,6 +64,7 @@ from typing import Any, TypeVar
 
 import jax
 import jax.numpy as jnp
+from machine import machine_info  # benchmarks/machine.py (the script's folder)
 
 from fastbrc.config import Config
 from fastbrc.presets import Profile, preset, resolve_profile
@@ -432,57 +430,6 @@ def default_out_path() -> Path:
     backend = jax.default_backend()
     machine = socket.gethostname() if backend == "cpu" else jax.devices()[0].device_kind
     return RESULTS_DIR / f"throughput-{backend}-{_slug(machine)}.json"
-
-
-def _git_commit() -> str | None:
-    """HEAD of the checkout the script lives in (read-only: no index refresh)."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
-def _cpu_model() -> str | None:
-    """The CPU's model name (platform.processor() is often empty on Linux)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
-
-
-def machine_info() -> dict[str, Any]:
-    import jaxlib
-
-    device = jax.devices()[0]
-    affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-    return {
-        "hostname": socket.gethostname(),
-        "processor": platform.processor(),
-        "cpu_model": _cpu_model(),
-        "machine": platform.machine(),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "usable_cpus": len(affinity) if affinity is not None else None,
-        "python": platform.python_version(),
-        "jax": jax.__version__,
-        "jaxlib": jaxlib.__version__,
-        "backend": jax.default_backend(),
-        "device_kind": device.device_kind,
-        "device_count": jax.device_count(),
-        "xla_flags": os.environ.get("XLA_FLAGS"),
-        "git_commit": _git_commit(),
-    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
