@@ -86,3 +86,11 @@ def test_scales():
     with pytest.raises(ValueError, match="unknown reward normalisation"):
         rn.task_scales(stats, "bogus", 5.0)
     assert math.isclose(float(rn.task_scales(stats, "max_return", 8.0)[1]), 0.4, rel_tol=1e-6)
+
+
+def test_sac_entropy_correction_enlarges_the_return_the_target_maps_to():
+    stats = rn.init_stats(2, 2).replace(max_abs_return=np.array([10.0, 0.0]))
+    entropy_return = np.array([6.0, 6.0])  # alpha |H_target| / (1 - gamma)
+    scales = rn.task_scales(stats, "max_return", 8.0, entropy_return)
+    # 8 / (10 + 6) for the task with data; still 1 for the task without a finished episode
+    np.testing.assert_allclose(scales, [0.5, 1.0])
