@@ -2,11 +2,16 @@
 
 FastTD3's loop (Seo et al. 2025) with the BRC critic (Nauman et al. 2025). One *iteration*:
 
-    COLLECT  normalise obs -> actor + per-env noise -> vmapped env step (auto-reset keeps
-             the true final obs) -> ring-buffer add -> obs-normaliser update
-    LEARN    updates_per_iteration x [sample n-step batch -> critic update (categorical CE)
-             -> every policy_frequency-th: actor update + actor-target Polyak
-             -> critic-target Polyak]
+    COLLECT  normalise obs -> actor (TD3: + per-env noise; SAC: a policy sample) ->
+             vmapped env step (auto-reset keeps the true final obs) -> ring-buffer add ->
+             obs-normaliser and per-task reward-statistics update
+    LEARN    updates_per_iteration x [sample n-step batch -> scale rewards per task ->
+             critic update (categorical CE; SAC adds the entropy bonus to the target)
+             -> every policy_frequency-th: actor update (+ SAC temperature) + actor-target
+             Polyak -> critic-target Polyak]
+
+With several tasks the critic and actor are conditioned on the task (BRC's embeddings or
+separate heads) and metrics are also reduced per task.
 
 ``train_chunk`` is a ``lax.scan`` over ``iterations_per_chunk`` iterations, jitted once with
 the state donated; metrics are sums carried through the scan and reduced to means in the

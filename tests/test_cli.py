@@ -19,13 +19,24 @@ def fastbrc(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-def test_cartpole_preset_learns_to_800_within_300k_env_steps(tmp_path):
+def test_cartpole_preset_learns_to_800_within_102k_env_steps(tmp_path):
+    """The preset as `fastbrc train --env CartpoleBalance` gives it, stopped at 102,400 env
+    steps (seed 0 reached 989 at 76,800 when this was written) to keep the suite short."""
     run_dir = tmp_path / "cartpole"
-    out = fastbrc("train", "--env", "CartpoleBalance", "--run-dir", str(run_dir), cwd=tmp_path)
+    out = fastbrc(
+        "train",
+        "--env",
+        "CartpoleBalance",
+        "--total-env-steps",
+        "102400",
+        "--run-dir",
+        str(run_dir),
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "CPU profile" in out.stdout and "compiled in" in out.stdout
     config = Config.from_json((run_dir / "config.json").read_text())
-    assert config.env == "CartpoleBalance" and config.total_env_steps <= 300_000
+    assert config.env == "CartpoleBalance" and config.total_env_steps == 102_400
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     required = {
         "env_steps",
