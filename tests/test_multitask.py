@@ -6,6 +6,7 @@ import json
 import jax
 import numpy as np
 import pytest
+from configs import TINY  # tests/configs.py
 
 from fastbrc.config import Config
 from fastbrc.presets import preset
@@ -14,27 +15,14 @@ from fastbrc.train import expand_task_metrics
 
 # Two bandits with different observation and action sizes (1-d vs 2-d action, dict obs with
 # a privileged critic view in the second): one agent, one critic, padded batches.
-BANDITS = Config(
+BANDITS = dataclasses.replace(
+    TINY,
     env="ProbeBandit,ProbePrivileged",
-    num_envs=8,
     num_eval_envs=16,
-    batch_size=64,
-    replay_capacity_per_env=64,
     critic_width=64,
-    critic_depth=1,
     actor_hidden=(64,),
-    iterations_per_chunk=25,
-    learning_starts_iterations=5,
-    tau=0.05,
-    gamma=0.9,
-    std_min=0.05,
-    std_max=0.3,
-    num_atoms=51,
     v_min=-2.0,
     v_max=2.0,
-    critic_lr=1e-3,
-    actor_lr=1e-3,
-    total_env_steps=10_000,
     task_embedding_dim=8,
 )
 
