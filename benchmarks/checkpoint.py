@@ -42,7 +42,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from fastbrc.checkpoint import Checkpoints, tree_nbytes
+from fastbrc.checkpoint import Checkpoints
+from fastbrc.memory import tree_nbytes
 from fastbrc.presets import preset, resolve_profile
 from fastbrc.runner import build
 

@@ -34,7 +34,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import orbax.checkpoint as ocp
 
 from fastbrc.config import RESUMABLE_FIELDS, Config
@@ -60,13 +59,6 @@ class SaveInfo:
     step: int
     seconds: float
     nbytes: int  # bytes on disk of this checkpoint
-
-
-def tree_nbytes(tree: Any) -> int:
-    """Bytes of every array (or ShapeDtypeStruct) leaf of `tree`."""
-    return sum(
-        math.prod(leaf.shape) * np.dtype(leaf.dtype).itemsize for leaf in jax.tree.leaves(tree)
-    )
 
 
 def _leaf_fingerprint(x: jax.Array) -> jax.Array:

@@ -9,16 +9,24 @@ from /proc/meminfo on the CPU backend.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from typing import Any
 
 import jax
+import numpy as np
 
-from fastbrc.checkpoint import tree_nbytes
 from fastbrc.config import Config, ConfigError
 
 GiB = 1024**3
+
+
+def tree_nbytes(tree: Any) -> int:
+    """Bytes of every leaf of `tree` (arrays or `jax.ShapeDtypeStruct`s: nothing allocated)."""
+    return sum(
+        math.prod(leaf.shape) * np.dtype(leaf.dtype).itemsize for leaf in jax.tree.leaves(tree)
+    )
 
 
 @dataclass(frozen=True)

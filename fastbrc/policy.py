@@ -100,7 +100,7 @@ class Policy:
 
 def load_policy(run_dir: str | Path, checkpoint: int | None = None) -> Policy:
     """The policy of the run in `run_dir` at `checkpoint` env steps (default: the newest)."""
-    config, fns, restored = restore_run(run_dir, checkpoint, num_eval_envs=len(_tasks(run_dir)))
+    config, fns, restored = restore_run(run_dir, checkpoint)
     stats = restored.state.obs_stats
     params = PolicyParams(
         actor_params=restored.state.actor_params,
@@ -124,10 +124,6 @@ def load_policy(run_dir: str | Path, checkpoint: int | None = None) -> Policy:
         params=params,
         _apply=jax.jit(apply),
     )
-
-
-def _tasks(run_dir: str | Path) -> tuple[str, ...]:
-    return _read_config(Path(run_dir)).env_names
 
 
 def evaluate_run(

@@ -17,11 +17,8 @@ environment is the slots ``(position - size + offset) % capacity_per_env`` for
 ``offset = 0 .. size - 1``, oldest first.
 """
 
-import math
-
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import struct
 
 
@@ -174,11 +171,4 @@ def sample(
         next_obs=jax.tree.map(lambda leaf: gather(leaf, last_slots), state.data.next_obs),
         task_id=gather(state.data.task_id, start_slots),
         steps=flatten(num_steps_taken),
-    )
-
-
-def buffer_nbytes(state: ReplayState) -> int:
-    """Total bytes of all arrays in ``state`` (works on arrays and ``jax.ShapeDtypeStruct``)."""
-    return sum(
-        math.prod(leaf.shape) * np.dtype(leaf.dtype).itemsize for leaf in jax.tree.leaves(state)
     )

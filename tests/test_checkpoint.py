@@ -13,6 +13,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from configs import TINY  # tests/configs.py
 
 from fastbrc import cli
 from fastbrc.checkpoint import CheckpointError, Checkpoints
@@ -195,25 +196,19 @@ def test_non_finite_training_stops_and_keeps_the_last_good_checkpoint(tmp_path, 
 
 
 def test_resume_without_a_saved_buffer_refills_it_before_learning(tmp_path):
-    config = Config.from_json(
-        Config(
-            env="ProbeChain",
-            num_envs=4,
-            num_eval_envs=4,
-            batch_size=32,
-            replay_capacity_per_env=64,
-            critic_width=32,
-            critic_depth=1,
-            actor_hidden=(32,),
-            num_atoms=11,
-            iterations_per_chunk=10,
-            learning_starts_iterations=15,
-            total_env_steps=80,
-            checkpoint_every=80,
-            eval_every_env_steps=80,
-            save_buffer=False,
-            run_dir=str(tmp_path / "nobuffer"),
-        ).to_json()
+    config = dataclasses.replace(
+        TINY,
+        env="ProbeChain",
+        num_envs=4,
+        batch_size=32,
+        num_atoms=11,
+        iterations_per_chunk=10,
+        learning_starts_iterations=15,
+        total_env_steps=80,
+        checkpoint_every=80,
+        eval_every_env_steps=80,
+        save_buffer=False,
+        run_dir=str(tmp_path / "nobuffer"),
     )
     train(config, verbose=False)
     assert "replay" not in {p.name for p in (tmp_path / "nobuffer/checkpoints/80").iterdir()}

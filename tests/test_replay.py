@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from fastbrc import replay
+from fastbrc.memory import tree_nbytes
 
 OBS_DIM, PRIVILEGED_DIM, ACTION_DIM = 3, 2, 2
 jitted_sample = jax.jit(replay.sample, static_argnames=("batch_size", "n_step"))
@@ -148,8 +149,8 @@ def test_init_shapes_and_nbytes():
     assert int(state.position) == 0 and int(state.size) == 0
     floats_per_step = 2 * (OBS_DIM + PRIVILEGED_DIM) + ACTION_DIM + 1
     expected_bytes = 4 * 7 * (4 * floats_per_step + 1 + 1 + 4) + 4 + 4
-    assert replay.buffer_nbytes(state) == expected_bytes
-    assert replay.buffer_nbytes(jax.eval_shape(lambda: state)) == expected_bytes
+    assert tree_nbytes(state) == expected_bytes
+    assert tree_nbytes(jax.eval_shape(lambda: state)) == expected_bytes
 
 
 def test_wrap_around_keeps_newest_items_in_their_slots():
