@@ -269,8 +269,13 @@ def _quiet_async_errors():
 
 
 def _with_sharding(tree: Any) -> Any:
-    """Abstract leaves placed on the default device, as Orbax needs to restore onto it."""
-    sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    """Abstract leaves with the sharding to restore onto: the leaf's own when it has one (a
+    sharded run: Orbax reads each device's slice, whatever device count wrote the
+    checkpoint), else the default device."""
+    default = jax.sharding.SingleDeviceSharding(jax.devices()[0])
     return jax.tree.map(
-        lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding), tree
+        lambda leaf: jax.ShapeDtypeStruct(
+            leaf.shape, leaf.dtype, sharding=getattr(leaf, "sharding", None) or default
+        ),
+        tree,
     )

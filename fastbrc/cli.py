@@ -12,17 +12,23 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import re
 import sys
 from pathlib import Path
 
 USAGE = """usage: fastbrc train [--env NAME] [--profile auto|gpu|cpu] [--CONFIG-FIELD VALUE ...]
        fastbrc train --resume RUN_DIR [--total-env-steps N ...]
+       fastbrc train ... --coordinator-address HOST:PORT --num-processes N --process-id I
        fastbrc eval --run-dir RUN_DIR [--checkpoint STEP] [--num-episodes N] [--seed S]
 
 commands:
   train    train an agent (see `fastbrc train --help` for every field); --overwrite replaces
-           the run in --run-dir, --resume continues it from its newest good checkpoint
+           the run in --run-dir, --resume continues it from its newest good checkpoint;
+           the envs are split over every device (--num-devices); for several hosts run one
+           process per host with --coordinator-address/--num-processes/--process-id (or the
+           JAX_COORDINATOR_ADDRESS/JAX_NUM_PROCESSES/JAX_PROCESS_ID variables, or
+           --distributed to detect SLURM/Open MPI)
   eval     evaluate a run's checkpoint with the deterministic policy
 """
 
@@ -112,9 +118,27 @@ def train_main(argv: list[str]) -> int:
     pre.add_argument("--profile", choices=("auto", "gpu", "cpu"))
     pre.add_argument("--resume", metavar="RUN_DIR")
     pre.add_argument("--overwrite", action="store_true")
+    # multi-host (jax.distributed): one process per host, all with the same flags
+    pre.add_argument("--distributed", action="store_true")
+    pre.add_argument("--coordinator-address")
+    pre.add_argument("--num-processes", type=int)
+    pre.add_argument("--process-id", type=int)
     known, rest = pre.parse_known_args(argv)
 
     import jax  # after the argument checks: importing jax takes a while
+
+    if (
+        known.distributed
+        or known.coordinator_address
+        or known.num_processes
+        or os.environ.get("JAX_COORDINATOR_ADDRESS")
+    ):
+        from fastbrc.parallel import initialize_distributed
+
+        try:
+            initialize_distributed(known.coordinator_address, known.num_processes, known.process_id)
+        except (RuntimeError, ValueError) as error:
+            return _fail(f"jax.distributed.initialize failed: {' '.join(str(error).split())}")
 
     from fastbrc.checkpoint import CheckpointError
     from fastbrc.config import Config, ConfigError

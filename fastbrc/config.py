@@ -33,6 +33,7 @@ RESUMABLE_FIELDS = frozenset(
         "keep_checkpoints",
         "save_buffer",
         "run_dir",
+        "num_devices",
     }
 )
 
@@ -50,6 +51,10 @@ class Config:
     """Where config.json, metrics.jsonl and TensorBoard files go (default runs/<env>-<time>)."""
     impl: Literal["jax", "warp"] = "jax"
     """Physics backend: 'jax' (MJX, runs everywhere) or 'warp' (MuJoCo Warp, NVIDIA GPUs)."""
+    num_devices: int = 0
+    """Devices to split the envs, replay buffer and batch over (data parallel; parameters are
+    replicated): 0 = every device JAX sees, across all hosts under jax.distributed.
+    --num-envs, --batch-size and --num-eval-envs are global and must divide by it."""
 
     # --- simulation ----------------------------------------------------------------------
     num_envs: int = 1024
@@ -242,6 +247,7 @@ def validate(config: Config) -> Config:
         need(
             getattr(c, name) > 0, f"--{name.replace('_', '-')} must be > 0, got {getattr(c, name)}"
         )
+    need(c.num_devices >= 0, "--num-devices must be >= 0 (0: all devices)")
     need(c.learning_starts_iterations >= 0, "--learning-starts-iterations must be >= 0")
     need(c.actor_depth >= 0, "--actor-depth must be >= 0")
     need(

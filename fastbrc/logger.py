@@ -54,6 +54,16 @@ class MetricsLogger:
         self._tb.close()
 
 
+class NullLogger:
+    """The sink of every process but the first in a multi-host run (same interface)."""
+
+    def write(self, record: dict[str, Any]) -> dict[str, Any]:
+        return {k: _clean(v) for k, v in record.items()}
+
+    def close(self) -> None:
+        pass
+
+
 def _duration(seconds: float) -> str:
     seconds = int(max(seconds, 0))
     hours, rest = divmod(seconds, 3600)

@@ -9,6 +9,7 @@ from /proc/meminfo on the CPU backend.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from dataclasses import dataclass
@@ -29,6 +30,20 @@ def tree_nbytes(tree: Any) -> int:
     )
 
 
+def tree_nbytes_per_device(tree: Any) -> int:
+    """Bytes of `tree` on one device: a leaf with a sharding counts its shard (a data-parallel
+    run splits the per-env leaves over the devices), one without counts whole."""
+
+    def shard_shape(leaf: Any) -> tuple[int, ...]:
+        sharding = getattr(leaf, "sharding", None)
+        return sharding.shard_shape(leaf.shape) if sharding is not None else leaf.shape
+
+    return sum(
+        math.prod(shard_shape(leaf)) * np.dtype(leaf.dtype).itemsize
+        for leaf in jax.tree.leaves(tree)
+    )
+
+
 @dataclass(frozen=True)
 class MemoryEstimate:
     replay: int
@@ -41,11 +56,14 @@ class MemoryEstimate:
 
 
 def estimate(
-    config: Config, abstract_state: Any, obs_size: int, action_size: int
+    config: Config, abstract_state: Any, obs_size: int, action_size: int, num_devices: int = 1
 ) -> MemoryEstimate:
+    """Bytes on each device; leaves of `abstract_state` that carry shardings count their
+    shard, and the batch is split over `num_devices`."""
     c = config
-    replay = tree_nbytes(abstract_state.replay)
-    state = tree_nbytes(abstract_state.replace(replay=None))
+    replay = tree_nbytes_per_device(abstract_state.replay)
+    state = tree_nbytes_per_device(abstract_state.replace(replay=None))
+    c = dataclasses.replace(c, batch_size=max(c.batch_size // num_devices, 1))
     # one critic forward per member keeps ~(2 * depth + 2) [batch, width] activations; the
     # backward pass about doubles that; the target pass and the actor pass add one more each.
     critic = c.batch_size * c.num_critics * c.critic_width * (2 * c.critic_depth + 2) * 4 * 4

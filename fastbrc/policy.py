@@ -16,6 +16,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from fastbrc import normalization as norm
+from fastbrc import parallel
 from fastbrc.checkpoint import Checkpoints, Restored
 from fastbrc.config import Config, ConfigError, validate
 from fastbrc.runner import make_envs
@@ -41,7 +42,8 @@ def restore_run(
     if num_eval_envs is not None:
         config = validate(dataclasses.replace(config, num_eval_envs=num_eval_envs))
     env, eval_env = make_envs(config)
-    fns = make_train_fns(config, env, eval_env)
+    # inference and evaluation run on one device, whatever the run trained on
+    fns = make_train_fns(config, env, eval_env, mesh=parallel.make_mesh(1))
     abstract = jax.eval_shape(fns.init, jax.random.PRNGKey(0))
     checkpoints = Checkpoints(run_dir / "checkpoints", keep=config.keep_checkpoints)
     try:

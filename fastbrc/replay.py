@@ -132,11 +132,10 @@ def sample(
     step_indices = jnp.arange(n_step, dtype=jnp.int32)
     window_offsets = start_offsets[..., None] + step_indices  # [E, P, n]
     window_slots = (oldest_slot + window_offsets) % capacity_per_env
-    env_rows = jnp.arange(num_envs, dtype=jnp.int32)[:, None, None]
 
-    window_rewards = state.data.reward[env_rows, window_slots].astype(jnp.float32)
-    window_terminated = state.data.terminated[env_rows, window_slots].astype(bool)
-    window_truncated = state.data.truncated[env_rows, window_slots].astype(bool)
+    window_rewards = _per_env_take(state.data.reward, window_slots).astype(jnp.float32)
+    window_terminated = _per_env_take(state.data.terminated, window_slots).astype(bool)
+    window_truncated = _per_env_take(state.data.truncated, window_slots).astype(bool)
     window_episode_ends = window_terminated | window_truncated
 
     # Step i is taken if it is stored and no earlier step in the window ended an episode.
@@ -154,10 +153,9 @@ def sample(
 
     start_slots = window_slots[..., 0]
     last_slots = jnp.take_along_axis(window_slots, last_step, axis=-1)[..., 0]
-    env_rows = env_rows[..., 0]
 
     def gather(leaf: jax.Array, slots: jax.Array) -> jax.Array:
-        rows = leaf[env_rows, slots]  # [E, P, ...]
+        rows = _per_env_take(leaf, slots)  # [E, P, ...]
         return rows.reshape((batch_size,) + rows.shape[2:])
 
     def flatten(x: jax.Array) -> jax.Array:
@@ -172,3 +170,13 @@ def sample(
         task_id=gather(state.data.task_id, start_slots),
         steps=flatten(num_steps_taken),
     )
+
+
+def _per_env_take(leaf: jax.Array, slots: jax.Array) -> jax.Array:
+    """``out[e, ...] = leaf[e, slots[e, ...]]``: each env reads only its own time line.
+
+    Written as a vmap over envs so the gather's env axis is a batching dimension: with the
+    buffer split over devices by env, XLA partitions the gather along it and every device
+    reads only its own envs' slots (plain fancy indexing made XLA all-gather the buffer).
+    """
+    return jax.vmap(lambda env_leaf, env_slots: env_leaf[env_slots])(leaf, slots)

@@ -18,11 +18,11 @@ from typing import Any
 
 import jax
 
-from fastbrc import memory, transfer
+from fastbrc import memory, parallel, transfer
 from fastbrc.checkpoint import CheckpointError, Checkpoints
 from fastbrc.config import Config, ConfigError, validate
 from fastbrc.envs import BatchedEnv
-from fastbrc.logger import MetricsLogger, Progress
+from fastbrc.logger import MetricsLogger, NullLogger, Progress
 from fastbrc.train import NONFINITE_CHECKS, TrainFns, expand_task_metrics, make_train_fns
 
 # What a run directory holds; --overwrite removes exactly these.
@@ -128,7 +128,10 @@ def train(
     `overwrite`: replace the run in `config.run_dir` instead of refusing it.
     """
     config = validate(config)
-    say = print if verbose else (lambda *a, **k: None)
+    # multi-host: every process runs this loop on its own devices' envs; process 0 alone
+    # writes the run directory's files and prints (Orbax coordinates the checkpoints)
+    primary = jax.process_index() == 0
+    say = print if verbose and primary else (lambda *a, **k: None)
     run_dir = run_dir_of(config)
     check_run_dir(run_dir, resume=resume, overwrite=overwrite)
     source = None
@@ -137,11 +140,14 @@ def train(
         source = transfer.load_source(config)
     env, eval_env = make_envs(config)
     fns = make_train_fns(config, env, eval_env)
+    shardings = fns.state_shardings
     key_init, key_eval = jax.random.split(jax.random.PRNGKey(config.seed))
-    abstract = jax.eval_shape(fns.init, key_init)
-    device = jax.devices()[0]
-    need = memory.estimate(config, abstract, env.spec.obs_size, env.spec.action_size)
-    where = "this machine" if device.platform == "cpu" else f"the {device.device_kind}"
+    abstract = parallel.with_shardings(jax.eval_shape(fns.init, key_init), shardings)
+    device = fns.mesh.devices.flat[0]
+    need = memory.estimate(
+        config, abstract, env.spec.obs_size, env.spec.action_size, num_devices=fns.mesh.size
+    )
+    where = "this machine" if device.platform == "cpu" else f"each {device.device_kind}"
     memory.check_fits(need, memory.available_bytes(device), where)
 
     start = time.perf_counter()
@@ -157,6 +163,7 @@ def train(
                 "fastbrc: the checkpoint has no replay buffer; refilling it before learning "
                 "(this resume is not bit-exact)"
             )
+        state = jax.device_put(state, shardings)  # leaves rebuilt on restore sit on one device
         first_chunk = restored.chunk
         if first_chunk >= config.num_chunks:
             raise ConfigError(
@@ -165,25 +172,29 @@ def train(
             )
         say(f"fastbrc: resuming {run_dir} from checkpoint {restored.step:,}")
     else:
-        if overwrite:
+        if overwrite and primary:
             clear_run_dir(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         checkpoints = Checkpoints(checkpoints_dir, keep=config.keep_checkpoints)
         state = fns.init(key_init)
         if source is not None:
-            state = transfer.apply(state, source.state)
+            state = jax.device_put(transfer.apply(state, source.state), shardings)
             say(
                 f"fastbrc: initialised from {config.init_from} (checkpoint {source.step:,}); "
                 "new task embedding, fresh optimiser and buffer"
             )
-    (run_dir / "config.json").write_text(config.to_json() + "\n")
+    if primary:
+        (run_dir / "config.json").write_text(config.to_json() + "\n")
     jax.block_until_ready(state)
     capacity = config.replay_capacity_per_env * config.num_envs
+    devices = fns.mesh.size
+    on = f"{devices} x {device.device_kind}" if devices > 1 else device.device_kind
+    per = " per device" if devices > 1 else ""
     say(
         f"fastbrc: {config.env} | {config.num_envs} envs on {jax.default_backend()} "
-        f"({device.device_kind}) | replay {capacity:,} transitions "
-        f"({config.replay_capacity_per_env:,}/env), {_human_bytes(need.replay)} | "
-        f"estimated peak {_human_bytes(need.total)}"
+        f"({on}) | replay {capacity:,} transitions "
+        f"({config.replay_capacity_per_env:,}/env), {_human_bytes(need.replay)}{per} | "
+        f"estimated peak {_human_bytes(need.total)}{per}"
     )
     say(f"fastbrc: run directory {run_dir}")
     chunk = fns.train_chunk.lower(state).compile()
@@ -192,8 +203,9 @@ def train(
     say(f"fastbrc: compiled in {compile_s:.1f} s (init + chunk + eval)")
 
     per_chunk = config.env_steps_per_chunk
-    logger = MetricsLogger(run_dir, resume_from_step=first_chunk * per_chunk if resume else None)
-    progress = Progress(config.total_env_steps) if verbose else None
+    resume_step = first_chunk * per_chunk if resume else None
+    logger = MetricsLogger(run_dir, resume_from_step=resume_step) if primary else NullLogger()
+    progress = Progress(config.total_env_steps) if verbose and primary else None
     train_s = 0.0
     last_eval: float | None = None
     last_saved = first_chunk * per_chunk if resume else None

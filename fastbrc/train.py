@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import optax
 
 from fastbrc import distributional as dist
-from fastbrc import losses, sac
+from fastbrc import losses, parallel, sac
 from fastbrc import normalization as norm
 from fastbrc import replay as rb
 from fastbrc import reward_norm as rn
@@ -130,11 +130,18 @@ class TrainFns:
     policy: Callable  # (state, obs, task_id) -> deterministic action
     empty_replay: Callable[[], rb.ReplayState]  # a fresh buffer (resume without a saved one)
     q_values: Callable  # (state, obs, action) -> [num_critics, B] expected values
+    mesh: jax.sharding.Mesh  # the devices the envs, buffer and batch are split over
+    state_shardings: Any  # TrainState of shardings (per-env leaves split, the rest replicated)
     trace_counts: dict[str, int] = field(default_factory=dict)
 
 
-def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> TrainFns:
+def make_train_fns(
+    config: Config, env: BatchedEnv, eval_env: BatchedEnv, mesh: jax.sharding.Mesh | None = None
+) -> TrainFns:
+    """`mesh`: the devices to split the envs over (default: `config.num_devices` of them)."""
     c = config
+    mesh = mesh if mesh is not None else parallel.make_mesh(c.num_devices)
+    parallel.check_divisible(c, env.spec.envs_per_task, mesh.size)
     spec = env.spec
     num_envs = spec.num_envs
     num_tasks = spec.num_tasks
@@ -266,6 +273,9 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
             iteration=jnp.zeros((), jnp.int32),
             gradient_steps=jnp.zeros((), jnp.int32),
         )
+
+    # the state's layout over the devices: per-env leaves split, everything else replicated
+    shardings = parallel.state_shardings(jax.eval_shape(init, jax.random.PRNGKey(0)), mesh)
 
     # ------------------------------------------------------------------------- COLLECT
     def collect(state: TrainState) -> tuple[TrainState, Metrics]:
@@ -431,6 +441,8 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
         else:  # the TD3 actor update draws no randomness
             (k_sample, k_target), k_actor = jax.random.split(key), None
         batch = rb.sample(state.replay, k_sample, c.batch_size, c.n_step, c.gamma)
+        # rows are env-major, so each device's rows come from its own envs
+        batch = parallel.constrain(batch, parallel.per_env(batch, mesh))
         # the statistics don't change during learning: normalise once for critic and actor
         scales = reward_scales(state)
         batch = batch.replace(
@@ -463,6 +475,7 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
     # --------------------------------------------------------------------------- CHUNK
     def iteration(carry, _):
         state, sums = carry
+        state = parallel.constrain(state, shardings)  # keep the scan carry split by env
         state, collect_metrics = collect(state)
         # learn once the buffer holds the warm-up (for a fresh run: iteration >= learning
         # starts; after a resume without a saved buffer: once it has refilled)
@@ -504,7 +517,9 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
             return (env_state, ret, length, active), None
 
         n = eval_env.spec.num_envs
-        init_carry = (eval_env.reset(key), jnp.zeros(n), jnp.zeros(n, jnp.int32), jnp.ones(n, bool))
+        eval_state = eval_env.reset(key)
+        eval_state = parallel.constrain(eval_state, parallel.env_state_shardings(eval_state, mesh))
+        init_carry = (eval_state, jnp.zeros(n), jnp.zeros(n, jnp.int32), jnp.ones(n, bool))
         (_, ret, length, _), _ = jax.lax.scan(step, init_carry, None, length=max_episode_length)
         task = eval_env.task_ids
         return {
@@ -515,18 +530,27 @@ def make_train_fns(config: Config, env: BatchedEnv, eval_env: BatchedEnv) -> Tra
             "eval/tasks/episode_length": per_task_mean(length.astype(jnp.float32), task),
         }
 
+    rep = parallel.replicated(mesh)
     return TrainFns(
         config=c,
         env=env,
         eval_env=eval_env,
-        init=jax.jit(init),
-        train_chunk=jax.jit(train_chunk, donate_argnums=0),
-        evaluate=jax.jit(evaluate),
+        init=jax.jit(init, out_shardings=shardings),
+        train_chunk=jax.jit(
+            train_chunk,
+            in_shardings=(shardings,),
+            out_shardings=(shardings, rep),
+            donate_argnums=0,
+        ),
+        # the state's own shardings are used (eval may get a state without its buffer)
+        evaluate=jax.jit(evaluate, out_shardings=rep),
         collect=collect,
         learn=learn,
         policy=policy,
-        empty_replay=jax.jit(empty_replay),
+        empty_replay=jax.jit(empty_replay, out_shardings=shardings.replay),
         q_values=jax.jit(q_values),
+        mesh=mesh,
+        state_shardings=shardings,
         trace_counts=trace_counts,
     )
 

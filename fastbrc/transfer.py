@@ -94,7 +94,8 @@ def load_source(config: Config) -> Restored:
     from fastbrc.runner import build  # noqa: PLC0415
 
     source = source_config(config)
-    fns = build(dataclasses.replace(source, num_eval_envs=len(source.env_names)))
+    # one device whatever the source ran on: only its networks are read
+    fns = build(dataclasses.replace(source, num_eval_envs=len(source.env_names), num_devices=1))
     abstract = jax.eval_shape(fns.init, jax.random.PRNGKey(0))
     checkpoints = Checkpoints(Path(config.init_from) / "checkpoints")
     try:
