@@ -1,35 +1,73 @@
-# fastbrc on an NVIDIA GPU: docker build -t fastbrc . && docker run --gpus all -v "$PWD/runs:/runs" fastbrc
-FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
+# syntax=docker/dockerfile:1
+# fastbrc on an NVIDIA GPU. Build and run (README "Docker"):
+#   docker build -t fastbrc .
+#   docker run --gpus all -v "$PWD/runs:/work/runs" fastbrc                  # HumanoidWalk
+#   docker run --gpus all -v "$PWD/runs:/work/runs" fastbrc train --env humanoid-dmc
+# JAX's CUDA 12 wheels bring their own CUDA libraries; the base image only has to carry the
+# NVIDIA container runtime's settings, so it is the small "base" flavour.
+FROM nvidia/cuda:12.8.1-base-ubuntu24.04
+
+# Pinned uv (a static binary) from its official image.
+COPY --from=ghcr.io/astral-sh/uv:0.13.8 /uv /uvx /usr/local/bin/
+
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
 ENV DEBIAN_FRONTEND=noninteractive \
     UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
+    UV_PYTHON_DOWNLOADS=never \
     UV_PROJECT_ENVIRONMENT=/opt/venv \
     PATH=/opt/venv/bin:$PATH \
     XLA_PYTHON_CLIENT_PREALLOCATE=false \
     MUJOCO_GL=egl \
-    PYOPENGL_PLATFORM=egl
+    PYOPENGL_PLATFORM=egl \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics
 
+# Python 3.12 (Ubuntu 24.04's), git for MuJoCo Menagerie, EGL for headless rendering.
+# hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends python3 python3-venv git ca-certificates \
-       libegl1 libgl1 libglvnd0 \
+    && apt-get install -y --no-install-recommends \
+       python3 python3-venv git ca-certificates libegl1 libgl1 libglvnd0 \
     && rm -rf /var/lib/apt/lists/*
-COPY --from=ghcr.io/astral-sh/uv:0.9 /uv /usr/local/bin/uv
 
-WORKDIR /app
-# Dependencies first (cached while only the source changes).
-COPY pyproject.toml uv.lock README.md ./
-RUN uv sync --frozen --no-dev --extra cuda --no-install-project --python /usr/bin/python3
-# MuJoCo Menagerie meshes for G1/T1/H1, fetched now so runs work offline.
-RUN python -c "from mujoco_playground._src import mjx_env; mjx_env.ensure_menagerie_exists()"
+WORKDIR /opt/fastbrc
 
+# 1. Dependencies only (this layer is rebuilt only when pyproject.toml or uv.lock change).
+COPY pyproject.toml uv.lock ./
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --extra cuda --no-install-project --python /usr/bin/python3
+
+# 2. MuJoCo Menagerie at the commit Playground pins, so G1/T1/H1 work offline at run time
+#    (a shallow fetch of that one commit instead of Playground's full clone).
+RUN MENAGERIE="$(python -c 'from mujoco_playground._src import mjx_env; print(mjx_env.MENAGERIE_PATH)')" \
+    && SHA="$(python -c 'from mujoco_playground._src import mjx_env; print(mjx_env.MENAGERIE_COMMIT_SHA)')" \
+    && git init -q "$MENAGERIE" \
+    && git -C "$MENAGERIE" fetch -q --depth 1 https://github.com/google-deepmind/mujoco_menagerie "$SHA" \
+    && git -C "$MENAGERIE" checkout -q FETCH_HEAD \
+    && rm -rf "$MENAGERIE/.git" \
+    && test -f "$MENAGERIE/unitree_g1/scene_mjx.xml"
+
+# 3. The project itself (the only layer a source change rebuilds).
+COPY README.md ./
 COPY fastbrc ./fastbrc
 COPY envs ./envs
-RUN uv sync --frozen --no-dev --extra cuda --no-editable --python /usr/bin/python3
+COPY benchmarks ./benchmarks
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --extra cuda --no-editable --python /usr/bin/python3 \
+    && fastbrc --help > /dev/null
 
-RUN useradd --create-home fastbrc && mkdir -p /runs && chown fastbrc /runs
-USER fastbrc
-WORKDIR /runs
-VOLUME ["/runs"]
+# Unprivileged user with uid 1000 (the usual first user of a host, so files written to a
+# mounted run directory belong to them; on other hosts pass --user "$(id -u):$(id -g)").
+RUN userdel --remove ubuntu \
+    && useradd --create-home --uid 1000 fastbrc \
+    && mkdir -p /work/runs \
+    && chown -R fastbrc:fastbrc /work \
+    && chmod 1777 /work/runs
+ENV HOME=/home/fastbrc
+USER 1000:1000
+WORKDIR /work
+# Runs go to runs/<env>-<time>/ under /work: mount a host directory here to keep them.
+VOLUME ["/work/runs"]
+
 ENTRYPOINT ["fastbrc"]
-CMD ["train", "--env", "HumanoidWalk", "--impl", "jax"]
+CMD ["train", "--env", "HumanoidWalk"]
