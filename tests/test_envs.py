@@ -375,37 +375,3 @@ def test_missing_menagerie_error_offline():
         load_env("G1JoystickFlatTerrain")
     message = str(excinfo.value)
     assert "menagerie" in message.lower() and "git clone" in message
-
-
-def test_humanoid_walk_scan():
-    num_envs, num_steps = 16, 20
-    env = BatchedEnv(["HumanoidWalk"], num_envs, impl="jax")
-    spec = env.spec
-    assert (spec.obs_size, spec.action_size, spec.privileged_obs_size) == (67, 21, None)
-    assert spec.episode_lengths == (1000,)
-
-    def run(key: jax.Array):
-        reset_key, action_key = jax.random.split(key)
-        initial = env.reset(reset_key)
-
-        def body(state, step_key):
-            action = jax.random.uniform(
-                step_key, (num_envs, spec.action_size), minval=-1.0, maxval=1.0
-            )
-            return env.step(state, action)
-
-        return jax.lax.scan(body, initial, jax.random.split(action_key, num_steps))
-
-    # Backend optimisation off: this test checks wiring, and it halves MJX compile time on CPU.
-    compiled = jax.jit(run, compiler_options={"xla_backend_optimization_level": 0})
-    final, results = jax.device_get(compiled(jax.random.PRNGKey(0)))
-    assert results.obs["state"].shape == (num_steps, num_envs, 67)
-    assert results.next_obs["state"].shape == (num_steps, num_envs, 67)
-    assert results.reward.shape == results.terminated.shape == (num_steps, num_envs)
-    assert np.isfinite(results.obs["state"]).all() and np.isfinite(results.reward).all()
-    assert (results.reward >= 0).all() and results.reward.max() > 0
-    # The humanoid terminates only on NaN physics and the time limit is 1000 steps.
-    assert not results.terminated.any() and not results.truncated.any()
-    assert final.obs["state"].shape == (num_envs, 67)
-    np.testing.assert_array_equal(final.episode_step, num_steps)
-    np.testing.assert_allclose(final.episode_return, results.reward.sum(axis=0), rtol=1e-5)
