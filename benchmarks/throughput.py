@@ -204,6 +204,7 @@ def bench_config(
         replay_capacity_per_env=replay_capacity_per_env,
         learning_starts_iterations=0,
         iterations_per_chunk=iterations or base.iterations_per_chunk,
+        num_devices=1,  # one device (benchmarks/scaling.py measures several)
     )
 
 

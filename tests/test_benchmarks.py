@@ -1,0 +1,53 @@
+"""Benchmark scripts that tests can afford: gpu.sh's refusal on a CPU, the learning summary."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import learning  # noqa: E402  (benchmarks/learning.py)
+
+
+def test_gpu_script_refuses_a_machine_without_a_gpu():
+    results = ROOT / "benchmarks" / "results"
+    before = sorted(results.iterdir())
+    proc = subprocess.run(
+        ["bash", str(ROOT / "benchmarks" / "gpu.sh")],
+        env={**os.environ, "PYTHON": sys.executable, "JAX_PLATFORMS": "cpu"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "gpu.sh: JAX sees no GPU (backend: cpu); install the CUDA extra (uv sync --extra cuda) "
+        "or use the Docker image"
+    ]
+    assert sorted(results.iterdir()) == before  # nothing ran, nothing written
+
+
+def test_learning_summary_times_each_return_threshold():
+    def record(steps, wall, ret=None):
+        out = {
+            "env_steps": steps,
+            "wall_s": wall,
+            "perf/train_s": wall - 10,
+            "perf/compile_s": 10.0,
+            "perf/env_steps_per_s": steps / (wall - 10),
+        }
+        return out if ret is None else {**out, "eval/episode_return": ret}
+
+    records = [record(100, 20, 5.0), record(200, 30), record(300, 40, 50.0), record(400, 50, 80)]
+    summary = learning.summarize(records, [40.0, 90.0])
+    assert summary["compile_s"] == 10.0
+    assert [p["env_steps"] for p in summary["curve"]] == [100, 300, 400]
+    assert summary["final_eval_return"] == 80 and summary["best_eval_return"] == 80
+    assert summary["time_to_return"] == {"40.0": {"env_steps": 300, "wall_s": 40}, "90.0": None}
+    # the median rate skips the first chunk (it follows compilation)
+    assert summary["env_steps_per_s_median"] == 10.0
+    default = learning.summarize(records, [])["time_to_return"]
+    assert list(default) == ["20.0", "40.0", "60.0", "72.0"]
+    assert default["20.0"] == {"env_steps": 300, "wall_s": 40}
