@@ -4,6 +4,7 @@ traffic, replicas in sync, checkpoints restored on another device count."""
 import dataclasses
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from configs import TINY
 
 from fastbrc import cli, parallel
 from fastbrc.config import ConfigError
+from fastbrc.policy import evaluate_run
 
 HERE = Path(__file__).parent
 RTOL = 2e-3  # 1 vs 4 devices differ only in float summation order
@@ -119,3 +121,69 @@ def test_more_devices_than_exist_is_one_line(capsys):
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1
     assert "--num-devices 3 but JAX sees 1 CPU device" in err
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+MULTIHOST_ARGS = (
+    "--env ProbeChain --profile cpu --num-envs 4 --num-eval-envs 4 --batch-size 32 "
+    "--replay-capacity-per-env 64 --critic-width 32 --critic-depth 1 --actor-hidden 32 "
+    "--num-atoms 11 --v-min -1 --v-max 6 --iterations-per-chunk 10 --n-step 3 "
+    "--learning-starts-iterations 5 --total-env-steps 120 --checkpoint-every 80 "
+    "--eval-every-env-steps 40"
+).split()
+
+
+@pytest.mark.slow
+def test_two_processes_train_like_one(tmp_path):
+    """`fastbrc train --coordinator-address ... --num-processes 2 --process-id I`: two
+    processes of 2 fake CPU devices each (jax.distributed, Gloo collectives) give the metrics
+    of a one-process, one-device run; only process 0 writes the run directory's logs."""
+    fastbrc = [sys.executable, "-m", "fastbrc.cli", "train", *MULTIHOST_ARGS]
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    address = f"127.0.0.1:{free_port()}"
+    run = tmp_path / "multihost"
+    procs = [
+        subprocess.Popen(
+            [
+                *fastbrc,
+                "--run-dir",
+                str(run),
+                "--coordinator-address",
+                address,
+                "--num-processes",
+                "2",
+                "--process-id",
+                str(i),
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    single = subprocess.run(
+        [*fastbrc, "--run-dir", str(tmp_path / "single")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    outs = [proc.communicate(timeout=600) for proc in procs]
+    for proc, (_, err) in zip(procs, outs, strict=True):
+        assert proc.returncode == 0, err[-3000:]
+    assert single.returncode == 0, single.stderr[-3000:]
+    assert "4 x cpu" in outs[0][0] and "fastbrc:" not in outs[1][0]
+    read = lambda d: [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines()]
+    multi, one = read(run), read(tmp_path / "single")
+    assert [r["env_steps"] for r in multi] == [r["env_steps"] for r in one] == [40, 80, 120]
+    for a, b in zip(multi, one, strict=True):
+        assert_close(a, b, [*LEARNING[:5], "eval/episode_return"], f"step {a['env_steps']}")
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["120", "80"]
+    assert evaluate_run(run)["checkpoint"] == 120  # one process reads the sharded checkpoint
