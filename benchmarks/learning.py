@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import re
 import statistics
 import sys
 from datetime import UTC, datetime
@@ -81,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from machine import machine_info
+    from machine import machine_info, result_path
 
     from fastbrc.cli import _tyro_cli
     from fastbrc.presets import preset, resolve_profile
@@ -105,11 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     records = [json.loads(line) for line in lines if line.strip()]
     thresholds = [float(t) for t in args.return_thresholds.split(",") if t.strip()]
     info = machine_info()
-    where = info["device_kind"] if backend != "cpu" else info["hostname"]
-    out = args.out or Path(__file__).parent / "results" / (
-        f"learning-{args.env.replace(',', '+')}-{backend}-"
-        f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', where)}.json"
-    )
+    out = args.out or result_path(f"learning-{args.env.replace(',', '+')}", info)
     out.parent.mkdir(parents=True, exist_ok=True)
     result = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),

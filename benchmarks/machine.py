@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import socket
 import subprocess
 from pathlib import Path
@@ -61,3 +62,10 @@ def machine_info() -> dict[str, Any]:
         "xla_flags": os.environ.get("XLA_FLAGS"),
         "git_commit": git_commit(),
     }
+
+
+def result_path(kind: str, info: dict[str, Any]) -> Path:
+    """``benchmarks/results/<kind>-<backend>-<device kind, or host name on CPU>.json``."""
+    where = info["device_kind"] if info["backend"] != "cpu" else info["hostname"]
+    tag = re.sub(r"[^A-Za-z0-9_.-]+", "-", where)
+    return Path(__file__).resolve().parent / "results" / f"{kind}-{info['backend']}-{tag}.json"

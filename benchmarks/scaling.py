@@ -25,7 +25,6 @@ import argparse
 import dataclasses
 import json
 import os
-import re
 import statistics
 import sys
 import time
@@ -88,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from machine import machine_info
+    from machine import machine_info, result_path
 
     from fastbrc import parallel
     from fastbrc.presets import preset, resolve_profile
@@ -151,10 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         row["speedup_vs_first"] = row["env_steps_per_s"] / rows[0]["env_steps_per_s"]
 
     info = machine_info()
-    where = info["device_kind"] if backend != "cpu" else info["hostname"]
-    out = args.out or Path(__file__).parent / "results" / (
-        f"scaling-{backend}-{re.sub(r'[^A-Za-z0-9_.-]+', '-', where)}.json"
-    )
+    out = args.out or result_path("scaling", info)
     out.parent.mkdir(parents=True, exist_ok=True)
     result = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
