@@ -34,6 +34,12 @@ RESUMABLE_FIELDS = frozenset(
         "save_buffer",
         "run_dir",
         "num_devices",
+        "max_wall_s",
+        "wandb",
+        "wandb_project",
+        "wandb_entity",
+        "wandb_mode",
+        "video_every",
     }
 )
 
@@ -49,6 +55,10 @@ class Config:
     """Stop after this many environment steps (summed over all envs)."""
     run_dir: str | None = None
     """Where config.json, metrics.jsonl and TensorBoard files go (default runs/<env>-<time>)."""
+    max_wall_s: float = 0.0
+    """Stop at the end of the first chunk whose wall-clock time since the start (compile
+    included) reaches this many seconds, evaluating and saving there (0: no limit).
+    --resume continues the run (with a larger value, or 0)."""
     impl: Literal["jax", "warp"] = "jax"
     """Physics backend: 'jax' (MJX, runs everywhere) or 'warp' (MuJoCo Warp, NVIDIA GPUs)."""
     num_devices: int = 0
@@ -85,6 +95,21 @@ class Config:
     """Iterations fused into one jitted lax.scan (one host sync, one log point per chunk)."""
     eval_every_env_steps: int = 1_000_000
     """Evaluate after the first chunk that crosses each multiple of this (and at the end)."""
+
+    # --- logging -------------------------------------------------------------------------
+    wandb: bool = False
+    """Also log to Weights & Biases (metrics.jsonl and TensorBoard are always written; the
+    keys are the same in all three). Needs the wandb package (the 'wandb' extra)."""
+    wandb_project: str = "fastbrc"
+    """W&B project."""
+    wandb_entity: str | None = None
+    """W&B entity (team or user; default: your default entity)."""
+    wandb_mode: Literal["online", "offline"] = "online"
+    """'offline' writes the W&B run under <run_dir>/wandb without network (`wandb sync`
+    uploads it later)."""
+    video_every: int = 0
+    """Write a video of the deterministic policy to <run_dir>/videos/ after every this many
+    evaluations (0: never); it saves a checkpoint there and renders from it."""
 
     # --- checkpoints ---------------------------------------------------------------------
     checkpoint_every: int = 2_000_000
@@ -248,6 +273,8 @@ def validate(config: Config) -> Config:
             getattr(c, name) > 0, f"--{name.replace('_', '-')} must be > 0, got {getattr(c, name)}"
         )
     need(c.num_devices >= 0, "--num-devices must be >= 0 (0: all devices)")
+    need(c.max_wall_s >= 0, "--max-wall-s must be >= 0 (0: no limit)")
+    need(c.video_every >= 0, "--video-every must be >= 0 (0: never)")
     need(c.learning_starts_iterations >= 0, "--learning-starts-iterations must be >= 0")
     need(c.actor_depth >= 0, "--actor-depth must be >= 0")
     need(

@@ -22,11 +22,19 @@ from fastbrc import memory, parallel, transfer
 from fastbrc.checkpoint import CheckpointError, Checkpoints
 from fastbrc.config import Config, ConfigError, validate
 from fastbrc.envs import BatchedEnv
-from fastbrc.logger import MetricsLogger, NullLogger, Progress
+from fastbrc.logger import MetricsLogger, NullLogger, Progress, import_wandb
 from fastbrc.train import NONFINITE_CHECKS, TrainFns, expand_task_metrics, make_train_fns
 
 # What a run directory holds; --overwrite removes exactly these.
-RUN_ENTRIES = ("config.json", "metrics.jsonl", "tensorboard", "checkpoints")
+RUN_ENTRIES = (
+    "config.json",
+    "metrics.jsonl",
+    "tensorboard",
+    "checkpoints",
+    "wandb",
+    "wandb_id",
+    "videos",
+)
 
 __all__ = ["CheckpointError", "TrainingDiverged", "build", "make_envs", "train"]
 
@@ -134,6 +142,8 @@ def train(
     say = print if verbose and primary else (lambda *a, **k: None)
     run_dir = run_dir_of(config)
     check_run_dir(run_dir, resume=resume, overwrite=overwrite)
+    if config.wandb and primary:
+        import_wandb()  # a missing package is reported before anything is written
     source = None
     if config.init_from and not resume:
         config = transfer.prepare(config)
@@ -204,7 +214,11 @@ def train(
 
     per_chunk = config.env_steps_per_chunk
     resume_step = first_chunk * per_chunk if resume else None
-    logger = MetricsLogger(run_dir, resume_from_step=resume_step) if primary else NullLogger()
+    logger = (
+        MetricsLogger(run_dir, resume_from_step=resume_step, config=config)
+        if primary
+        else NullLogger()
+    )
     progress = Progress(config.total_env_steps) if verbose and primary else None
     train_s = 0.0
     last_eval: float | None = None
@@ -239,7 +253,10 @@ def train(
                 env_steps = (index + 1) * per_chunk
                 record = {"env_steps": env_steps, **metrics}
                 bad = int(metrics["train/nonfinite"])
-                last_chunk = index == config.num_chunks - 1
+                out_of_time = bool(config.max_wall_s) and (
+                    time.perf_counter() - start >= config.max_wall_s
+                )
+                last_chunk = index == config.num_chunks - 1 or out_of_time
                 if not bad and (
                     last_chunk or _crossed(env_steps, per_chunk, config.eval_every_env_steps)
                 ):
@@ -290,6 +307,15 @@ def train(
                         f"resume with: fastbrc train --resume {run_dir}"
                     )
                     record["stopped_by"] = stop.signal_name
+                    break
+                if out_of_time and index < config.num_chunks - 1:
+                    say(
+                        f"fastbrc: stopped at {env_steps:,} env steps after "
+                        f"{time.perf_counter() - start:.0f} s (--max-wall-s "
+                        f"{config.max_wall_s:g}); continue with: fastbrc train --resume "
+                        f"{run_dir} --max-wall-s 0"
+                    )
+                    record["stopped_by"] = "max_wall_s"
                     break
     finally:
         if progress:
