@@ -21,6 +21,7 @@ USAGE = """usage: fastbrc train [--env NAME] [--profile auto|gpu|cpu] [--CONFIG-
        fastbrc train --resume RUN_DIR [--total-env-steps N ...]
        fastbrc train ... --coordinator-address HOST:PORT --num-processes N --process-id I
        fastbrc eval --run-dir RUN_DIR [--checkpoint STEP] [--num-episodes N] [--seed S]
+       fastbrc plot RUN_DIR [RUN_DIR ...] [--out PATH] [--title T]
 
 commands:
   train    train an agent (see `fastbrc train --help` for every field); --overwrite replaces
@@ -30,6 +31,7 @@ commands:
            JAX_COORDINATOR_ADDRESS/JAX_NUM_PROCESSES/JAX_PROCESS_ID variables, or
            --distributed to detect SLURM/Open MPI)
   eval     evaluate a run's checkpoint with the deterministic policy
+  plot     learning curves of runs (eval return vs env steps and vs wall-clock; per task)
 """
 
 
@@ -217,7 +219,9 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE)
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
-    commands = {"train": train_main, "eval": eval_main}
+    from fastbrc.plot import plot_main
+
+    commands = {"train": train_main, "eval": eval_main, "plot": plot_main}
     if command not in commands:
         return _fail(f"unknown command '{command}' (expected: {', '.join(commands)})")
     try:

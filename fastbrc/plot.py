@@ -1,0 +1,220 @@
+"""`fastbrc plot RUN_DIR [RUN_DIR ...]`: learning curves of runs as a PNG (or PDF/SVG).
+
+The figure has two columns, evaluation return against env steps and against wall-clock
+seconds, and one line per run. Multi-task runs add a row per task (the first row is then
+the mean over tasks); a single-task run of one of those tasks shows in its row too. The
+±std band of the evaluation episodes shades the first row, and the training episodes' return
+is a faint dashed line. The size and dpi are fixed, so the output's pixel size depends only on
+the number of rows. Bad input raises `ConfigError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fastbrc.config import Config, ConfigError
+
+FORMATS = (".png", ".pdf", ".svg")
+WIDTH_IN, ROW_HEIGHT_IN, DPI = 12.0, 3.5, 100  # a PNG is 1200 x 350*rows pixels
+DEFAULT_NAME = "learning_curves.png"
+USAGE = "fastbrc plot RUN_DIR [RUN_DIR ...] [--out PATH] [--title T]"
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run directory's metrics, ready to plot."""
+
+    name: str
+    env: str
+    tasks: tuple[str, ...]
+    records: list[dict[str, Any]]
+    steps: np.ndarray  # env steps of each record
+    wall: np.ndarray  # wall-clock seconds of each record, cumulative over resumes
+
+    def rows(self, key: str) -> list[int]:
+        """Indices of the records that hold `key`."""
+        return [i for i, record in enumerate(self.records) if key in record]
+
+    def column(self, key: str, rows: list[int]) -> np.ndarray:
+        """`key` in the records `rows`; null or missing is NaN."""
+        return np.array([_number(self.records[i].get(key)) for i in rows], dtype=float)
+
+    def return_key(self, kind: str, task: str | None) -> str | None:
+        """The metric with the `kind` ("eval"/"train") return of `task` (None: the mean);
+        None when the run did not train on `task`."""
+        if task is None or self.tasks == (task,):
+            return f"{kind}/episode_return"
+        return f"{kind}/{task}/episode_return" if task in self.tasks else None
+
+
+def _number(value: Any) -> float:
+    """A metric as a float; null (NaN in the run), missing or not a number is NaN."""
+    numeric = isinstance(value, int | float) and not isinstance(value, bool)
+    return float(value) if numeric else math.nan
+
+
+def _cumulative_wall(wall: list[float]) -> np.ndarray:
+    """wall_s restarts at 0 in a resumed run: continue from where the previous part ended."""
+    out, offset, previous = [], 0.0, 0.0
+    for seconds in wall:
+        if seconds < previous:
+            offset += previous
+        out.append(offset + seconds)
+        previous = seconds if math.isfinite(seconds) else previous
+    return np.array(out, dtype=float)
+
+
+def _read_records(path: Path) -> list[dict[str, Any]]:
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read {path}: {error}") from None
+    lines = text.splitlines()
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines) and not text.endswith("\n"):
+                break  # a last line cut short by a killed run
+            raise ConfigError(f"{path}:{number} is not a JSON line") from None
+        if not isinstance(record, dict) or not isinstance(record.get("env_steps"), int):
+            raise ConfigError(f"{path}:{number} is not a metrics record (no env_steps)")
+        records.append(record)
+    return records
+
+
+def load_run(run_dir: str | Path) -> Run:
+    """Read a run directory's config.json and metrics.jsonl."""
+    path = Path(run_dir)
+    for name in ("config.json", "metrics.jsonl"):
+        if not (path / name).is_file():
+            raise ConfigError(f"{path} is not a run directory (no {name})")
+    try:
+        config = Config.from_json((path / "config.json").read_text())
+    except (OSError, ValueError, TypeError) as error:  # ConfigError is a ValueError
+        message = " ".join(str(error).split())
+        raise ConfigError(f"{path / 'config.json'} is not a valid config: {message}") from None
+    records = _read_records(path / "metrics.jsonl")
+    if not any("eval/episode_return" in record for record in records):
+        raise ConfigError(
+            f"{path} has no evaluation yet (it evaluates every "
+            f"{config.eval_every_env_steps:,} env steps)"
+        )
+    wall = [_number(record.get("wall_s")) for record in records]
+    return Run(
+        name=path.resolve().name,
+        env=config.env,
+        tasks=config.env_names,
+        records=records,
+        steps=np.array([record["env_steps"] for record in records], dtype=float),
+        wall=_cumulative_wall(wall),
+    )
+
+
+def _check_out(out: str | Path) -> Path:
+    path = Path(out)
+    if path.suffix.lower() not in FORMATS:
+        raise ConfigError(
+            f"cannot write {path}: unknown format '{path.suffix}' (use {', '.join(FORMATS)})"
+        )
+    return path
+
+
+def plot_runs(run_dirs: Sequence[str | Path], out: str | Path, *, title: str | None = None) -> Path:
+    """Plot the learning curves of `run_dirs` into `out` (.png, .pdf or .svg by its suffix,
+    its directory created if missing); return the path written."""
+    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
+
+    path = _check_out(out)
+    if not run_dirs:
+        raise ConfigError("no run directories to plot")
+    runs = [load_run(run_dir) for run_dir in run_dirs]
+    if len({run.name for run in runs}) < len(runs):  # e.g. seed1/run and seed2/run
+        runs = [replace(r, name=str(d)) for d, r in zip(run_dirs, runs, strict=True)]
+    tasks = list(dict.fromkeys(t for run in runs if len(run.tasks) > 1 for t in run.tasks))
+    rows: list[str | None] = [None, *tasks]  # None: the mean over a run's tasks
+
+    figure = Figure(figsize=(WIDTH_IN, ROW_HEIGHT_IN * len(rows)), dpi=DPI, layout="constrained")
+    axes = figure.subplots(len(rows), 2, squeeze=False)
+    if title is None:
+        title = f"{runs[0].name}: {runs[0].env}" if len(runs) == 1 else f"{len(runs)} runs"
+    figure.suptitle(title)
+    for row, task in enumerate(rows):
+        for index, run in enumerate(runs):
+            _plot_run(axes[row], run, task, color=f"C{index % 10}")
+        what = "mean eval return over tasks" if task is None and tasks else "eval return"
+        for column, xlabel in enumerate(("env steps", "wall-clock seconds")):
+            ax = axes[row][column]
+            ax.set_title(f"{task}: eval return" if task else what, fontsize=10)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel("episode return")
+            ax.grid(alpha=0.3)
+        note = "dashed: training episodes" if row == 0 else None
+        axes[row][0].legend(fontsize=8, loc="best", title=note, title_fontsize=7)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        figure.savefig(path, dpi=DPI)
+    except OSError as error:
+        raise ConfigError(f"cannot write {path}: {error.strerror or error}") from None
+    return path
+
+
+def _plot_run(axes: Sequence[Any], run: Run, task: str | None, color: str) -> None:
+    """One run's lines in a row's two panels (nothing when the run lacks `task`)."""
+    key = run.return_key("eval", task)
+    if key is None:
+        return
+    label = run.name if task is None else f"{run.name}: {task}"
+    rows = run.rows(key)
+    mean = run.column(key, rows)
+    std = run.column("eval/episode_return_std", rows) if task is None else None
+    train_key = run.return_key("train", task) or ""
+    train_rows = run.rows(train_key)
+    train = run.column(train_key, train_rows)
+    for ax, x in zip(axes, (run.steps, run.wall), strict=True):
+        ax.plot(x[rows], mean, color=color, marker="o", markersize=3, label=label)
+        if std is not None and np.isfinite(std).any():
+            low, high = mean - std, mean + std
+            ax.fill_between(x[rows], low, high, color=color, alpha=0.15, linewidth=0)
+        if np.isfinite(train).any():
+            ax.plot(x[train_rows], train, color=color, linestyle="--", linewidth=1, alpha=0.4)
+
+
+def plot_main(argv: list[str]) -> int:
+    """`fastbrc plot`: 0 when the figure is written, 2 (and a one-line error) on bad input."""
+    from fastbrc.cli import UsageError, _fail, _Parser  # here: fastbrc.cli imports this module
+
+    parser = _Parser(
+        prog="fastbrc plot",
+        usage=USAGE,
+        description="Plot the eval return of runs against env steps and wall-clock seconds.",
+    )
+    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories")
+    parser.add_argument(
+        "--out",
+        metavar="PATH",
+        help=f"output file, .png, .pdf or .svg (default: RUN_DIR/{DEFAULT_NAME} for one run, "
+        f"./{DEFAULT_NAME} for several)",
+    )
+    parser.add_argument("--title", metavar="T", help="figure title")
+    try:
+        args = parser.parse_args(argv)
+        out = args.out or (
+            Path(args.run_dirs[0]) / DEFAULT_NAME if len(args.run_dirs) == 1 else DEFAULT_NAME
+        )
+        path = plot_runs(args.run_dirs, out, title=args.title)
+    except (UsageError, ConfigError) as error:
+        return _fail(str(error))
+    count = len(args.run_dirs)
+    print(f"fastbrc: wrote {path} ({count} run{'s' if count != 1 else ''})")
+    return 0
