@@ -22,6 +22,7 @@ USAGE = """usage: fastbrc train [--env NAME] [--profile auto|gpu|cpu] [--CONFIG-
        fastbrc train ... --coordinator-address HOST:PORT --num-processes N --process-id I
        fastbrc eval --run-dir RUN_DIR [--checkpoint STEP] [--num-episodes N] [--seed S]
        fastbrc plot RUN_DIR [RUN_DIR ...] [--out PATH] [--title T]
+       fastbrc render --run-dir RUN_DIR [--out video.mp4] [--checkpoint STEP] [--max-steps N]
 
 commands:
   train    train an agent (see `fastbrc train --help` for every field); --overwrite replaces
@@ -32,6 +33,7 @@ commands:
            --distributed to detect SLURM/Open MPI)
   eval     evaluate a run's checkpoint with the deterministic policy
   plot     learning curves of runs (eval return vs env steps and vs wall-clock; per task)
+  render   mp4 of the deterministic policy (one clip per task; headless EGL or OSMesa)
 """
 
 
@@ -220,8 +222,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
     from fastbrc.plot import plot_main
+    from fastbrc.render import render_main
 
-    commands = {"train": train_main, "eval": eval_main, "plot": plot_main}
+    commands = {"train": train_main, "eval": eval_main, "plot": plot_main, "render": render_main}
     if command not in commands:
         return _fail(f"unknown command '{command}' (expected: {', '.join(commands)})")
     try:

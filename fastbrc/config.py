@@ -108,8 +108,9 @@ class Config:
     """'offline' writes the W&B run under <run_dir>/wandb without network (`wandb sync`
     uploads it later)."""
     video_every: int = 0
-    """Write a video of the deterministic policy to <run_dir>/videos/ after every this many
-    evaluations (0: never); it saves a checkpoint there and renders from it."""
+    """After every this many evaluations, write a clip of the deterministic policy (at most
+    250 agent steps; one per task) to <run_dir>/videos/<env steps>.mp4 (0: never). It saves
+    a checkpoint there and renders from it (headless OpenGL: EGL or OSMesa)."""
 
     # --- checkpoints ---------------------------------------------------------------------
     checkpoint_every: int = 2_000_000

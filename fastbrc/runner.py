@@ -18,7 +18,7 @@ from typing import Any
 
 import jax
 
-from fastbrc import memory, parallel, transfer
+from fastbrc import memory, parallel, render, transfer
 from fastbrc.checkpoint import CheckpointError, Checkpoints
 from fastbrc.config import Config, ConfigError, validate
 from fastbrc.envs import BatchedEnv
@@ -35,6 +35,9 @@ RUN_ENTRIES = (
     "wandb_id",
     "videos",
 )
+
+# Length cap of the clips --video-every writes, in agent steps.
+VIDEO_MAX_STEPS = 250
 
 __all__ = ["CheckpointError", "TrainingDiverged", "build", "make_envs", "train"]
 
@@ -144,6 +147,15 @@ def train(
     check_run_dir(run_dir, resume=resume, overwrite=overwrite)
     if config.wandb and primary:
         import_wandb()  # a missing package is reported before anything is written
+    videos = config.video_every > 0 and primary
+    if videos and jax.process_count() > 1:
+        videos = False  # rendering restores a checkpoint in one process; not across hosts
+        say("fastbrc: --video-every is ignored in multi-host runs")
+    if videos:
+        try:
+            render.check_gl()  # no OpenGL: one line now, not after hours of training
+        except render.RenderError as error:
+            raise ConfigError(f"--video-every: {error}") from None
     source = None
     if config.init_from and not resume:
         config = transfer.prepare(config)
@@ -242,6 +254,19 @@ def train(
             f"{_human_bytes(info.nbytes)}, {info.seconds:.1f} s)"
         )
 
+    evaluations = 0
+
+    def video(env_steps: int) -> None:
+        """A short clip of the policy at this checkpoint; a failure warns, training goes on."""
+        tick = time.perf_counter()
+        try:
+            paths = render.render_checkpoint(run_dir, env_steps, max_steps=VIDEO_MAX_STEPS)
+        except Exception as error:  # noqa: BLE001 - a video must never end a training run
+            say(f"fastbrc: warning: no video at {env_steps:,} env steps: {error}")
+            return
+        names = ", ".join(str(p) for p in paths)
+        say(f"fastbrc: video {names} ({time.perf_counter() - tick:.1f} s)")
+
     try:
         with StopRequest() as stop:
             for index in range(first_chunk, config.num_chunks):
@@ -266,6 +291,7 @@ def train(
                     )
                     record.update(eval_metrics)
                     last_eval = float(eval_metrics["eval/episode_return"])
+                    evaluations += 1
                 record.update(
                     {
                         "wall_s": time.perf_counter() - start,
@@ -298,6 +324,11 @@ def train(
                     or _crossed(env_steps, per_chunk, config.checkpoint_every)
                 ):
                     save(state, index + 1)
+                if videos and "eval/episode_return" in record:
+                    if evaluations % config.video_every == 0:
+                        if last_saved != env_steps:
+                            save(state, index + 1)
+                        video(env_steps)
                 if stop.signal_name:
                     if progress:
                         progress.close()

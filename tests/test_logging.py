@@ -116,3 +116,33 @@ def test_max_wall_s_stops_after_a_chunk_with_eval_and_checkpoint(tmp_path):
     assert [p.name for p in (tmp_path / "run" / "checkpoints").iterdir()] == [
         str(TINY.env_steps_per_chunk)
     ]
+
+
+def test_video_every_renders_a_saved_checkpoint_after_every_nth_evaluation(tmp_path, monkeypatch):
+    """The runner's hook (rendering itself is tests/test_render.py's): the clip comes from
+    a checkpoint at the evaluation's step, and a failing render only warns."""
+    from fastbrc import render
+
+    calls = []
+
+    def fake_render(run_dir, step, *, max_steps):
+        assert (Path(run_dir) / "checkpoints" / str(step)).is_dir()
+        calls.append((step, max_steps))
+        if len(calls) == 2:
+            raise RuntimeError("GL went away")
+        return [Path(run_dir) / "videos" / f"{step}.mp4"]
+
+    monkeypatch.setattr(render, "check_gl", lambda: "egl")
+    monkeypatch.setattr(render, "render_checkpoint", fake_render)
+    per_chunk = TINY.env_steps_per_chunk
+    config = dataclasses.replace(
+        TINY,
+        run_dir=str(tmp_path / "run"),
+        total_env_steps=6 * per_chunk,
+        eval_every_env_steps=per_chunk,
+        checkpoint_every=10**7,
+        video_every=2,
+    )
+    record = train(config, verbose=False)
+    assert record["env_steps"] == 6 * per_chunk
+    assert calls == [(2 * per_chunk, 250), (4 * per_chunk, 250), (6 * per_chunk, 250)]
