@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 ARGS ?=
+TEST_WORKERS ?= 2
 UV := $(shell command -v uv 2>/dev/null || ($(PYTHON) -m uv --version >/dev/null 2>&1 && echo "$(PYTHON) -m uv") || echo .tools/bin/uv)
 
 .PHONY: train test bench clean
@@ -18,9 +19,9 @@ $(STAMP): pyproject.toml uv.lock
 train: $(STAMP)  ## train the default humanoid (HumanoidWalk) with the preset for this hardware
 	$(VENV)/bin/fastbrc train --env HumanoidWalk $(ARGS)
 
-test: $(STAMP)  ## the whole test suite (CPU)
+test: $(STAMP)  ## the whole test suite (CPU), on TEST_WORKERS processes
 	$(VENV)/bin/ruff check fastbrc envs benchmarks tests
-	$(VENV)/bin/pytest -q tests $(ARGS)
+	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist worksteal tests $(ARGS)
 
 bench: $(STAMP)  ## throughput benchmark on this machine (writes benchmarks/results/)
 	$(VENV)/bin/python benchmarks/throughput.py $(ARGS)
