@@ -21,7 +21,7 @@ train: $(STAMP)  ## train the default humanoid (HumanoidWalk) with the preset fo
 
 test: $(STAMP)  ## the whole test suite (CPU), on TEST_WORKERS processes
 	$(VENV)/bin/ruff check fastbrc envs benchmarks tests
-	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist worksteal tests $(ARGS)
+	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile tests $(ARGS)
 
 bench: $(STAMP)  ## throughput benchmark on this machine (writes benchmarks/results/)
 	$(VENV)/bin/python benchmarks/throughput.py $(ARGS)
