@@ -3,9 +3,10 @@
 The ``gpu`` profile starts from FastTD3's MuJoCo Playground defaults (1024 envs, total batch
 32,768, 10,240 transitions per env, 2 updates per iteration, gamma 0.97, tau 0.1, C51 with
 101 atoms on [-10, 10], bf16 critic). The ``cpu`` profile keeps the algorithm and shrinks
-what a 2-core machine cannot afford (envs, batch, width). Per-task entries adjust the
-discount and reward scale so returns stay inside the value support. Any field given on the
-command line overrides the preset.
+what a 2-core machine cannot afford (envs, batch, width); for the smaller DM Control tasks it
+trades parallel envs for gradient steps. Per-task entries adjust the discount and reward
+scale so returns stay inside the value support. Any field given on the command line
+overrides the preset.
 """
 
 from __future__ import annotations
@@ -31,29 +32,61 @@ _CPU_PROFILE: dict[str, Any] = dict(
     total_env_steps=2_000_000,
 )
 
+# Playground's DM Control suite (mujoco_playground.registry.dm_control_suite.ALL_ENVS; a test
+# keeps the two equal without importing Playground here).
+DMC_SUITE = (
+    "AcrobotSwingup", "AcrobotSwingupSparse", "BallInCup", "CartpoleBalance",
+    "CartpoleBalanceSparse", "CartpoleSwingup", "CartpoleSwingupSparse", "CheetahRun",
+    "FingerSpin", "FingerTurnEasy", "FingerTurnHard", "FishSwim", "HopperHop", "HopperStand",
+    "HumanoidStand", "HumanoidWalk", "HumanoidRun", "PendulumSwingup", "PointMass",
+    "ReacherEasy", "ReacherHard", "SwimmerSwimmer6", "WalkerRun", "WalkerStand", "WalkerWalk",
+)  # fmt: skip
+
 # DM Control rewards lie in [0, 1] per step: scale them so discounted returns stay inside the
 # support with headroom (a value sitting on v_max starves the actor of gradient).
 _DMC_HUMANOID: dict[str, Any] = dict(gamma=0.97, reward_scale=0.25)  # returns <= 8.3
 _DMC_LONG_HORIZON: dict[str, Any] = dict(gamma=0.99, reward_scale=0.1, v_min=-5.0, v_max=15.0)
 
+# The smaller DM Control tasks on a 2-core CPU. Parallel envs buy nothing there (the cores
+# are busy either way), so this trades envs for updates: 8 envs and 8 small updates per
+# iteration (one gradient step per env step, like Brax SAC's published ratio), 3-step returns
+# and a faster learning rate. Measured on CartpoleBalance, PendulumSwingup and CheetahRun
+# against 32-64 envs with 2-4 updates of 256-1024 (benchmarks/peers.py, README).
+_DMC_CPU_SMALL: dict[str, Any] = dict(
+    **_DMC_LONG_HORIZON,
+    num_envs=8,
+    batch_size=64,
+    replay_capacity_per_env=32_768,
+    critic_width=128,
+    updates_per_iteration=8,
+    n_step=3,
+    critic_lr=1e-3,
+    actor_lr=1e-3,
+    tau=0.05,
+    learning_starts_iterations=250,
+    iterations_per_chunk=250,
+    eval_every_env_steps=20_000,
+    num_eval_envs=8,
+    total_env_steps=500_000,
+)
+
+_HUMANOIDS = ("HumanoidWalk", "HumanoidStand", "HumanoidRun")
 _TASKS: dict[str, dict[Profile, dict[str, Any]]] = {
-    "HumanoidWalk": {"gpu": _DMC_HUMANOID, "cpu": _DMC_HUMANOID},
-    "HumanoidStand": {"gpu": _DMC_HUMANOID, "cpu": _DMC_HUMANOID},
-    "HumanoidRun": {"gpu": _DMC_HUMANOID, "cpu": _DMC_HUMANOID},
+    **{
+        name: {"gpu": _DMC_LONG_HORIZON, "cpu": _DMC_CPU_SMALL}
+        for name in DMC_SUITE
+        if name not in _HUMANOIDS
+    },
+    **{name: {"gpu": _DMC_HUMANOID, "cpu": _DMC_HUMANOID} for name in _HUMANOIDS},
     "CartpoleBalance": {
         "gpu": _DMC_LONG_HORIZON,
+        # the faster learning rate solves it sooner, then oscillates (997 -> 473, seed 0)
         "cpu": dict(
-            **_DMC_LONG_HORIZON,
-            num_envs=32,
-            batch_size=256,
-            critic_width=128,
-            updates_per_iteration=4,
-            learning_starts_iterations=100,
-            tau=0.05,
-            total_env_steps=150_000,
-            eval_every_env_steps=25_000,
-            iterations_per_chunk=200,
-            num_eval_envs=8,
+            _DMC_CPU_SMALL,
+            critic_lr=3e-4,
+            actor_lr=3e-4,
+            total_env_steps=100_000,
+            eval_every_env_steps=12_000,
         ),
     },
 }

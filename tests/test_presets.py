@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from fastbrc.config import Config, ConfigError, validate
-from fastbrc.presets import _TASKS, preset, resolve_profile
+from fastbrc.presets import _TASKS, DMC_SUITE, preset, resolve_profile
 
 
 def test_auto_profile_follows_the_backend_and_explicit_profiles_win():
@@ -34,6 +34,21 @@ def test_cpu_profile_is_smaller_and_every_preset_validates():
             assert c.env == env
             if env in _TASKS:  # tuned DM Control tasks: rewards in [0, 1] per step
                 assert c.reward_scale / (1 - c.gamma) < c.v_max, (env, profile)
+
+
+def test_dm_control_suite_list_is_playgrounds_and_small_tasks_get_the_cpu_preset():
+    from mujoco_playground import registry
+
+    assert DMC_SUITE == tuple(registry.dm_control_suite.ALL_ENVS)
+    for env in ("PendulumSwingup", "CheetahRun", "WalkerWalk"):
+        gpu, cpu = preset(env, "gpu"), preset(env, "cpu")
+        # long horizon on both profiles: the best return, 0.1 / (1 - 0.99) = 10, fits the
+        # support (gamma 0.97 with raw rewards would put 33 on a support ending at 10)
+        for c in (gpu, cpu):
+            assert (c.gamma, c.reward_scale, c.v_max) == (0.99, 0.1, 15.0)
+        assert (cpu.num_envs, cpu.updates_per_iteration, cpu.n_step) == (8, 8, 3)
+        assert gpu.num_envs == 1024
+    assert preset("HumanoidWalk", "cpu").gamma == 0.97
 
 
 def test_validation_rejects_uneven_eval_split():
