@@ -39,11 +39,12 @@ def test_curve_summary_uses_the_trained_eval_points():
 
 def test_threshold_is_the_best_peer_final_return_and_times_are_wall_clock():
     report = {
+        "budget_s": 45.0,
         "trainers": {
             "fastbrc": entry([point(30, 100, 2.0), point(40, 200, 9.0), point(50, 300, 8.0)]),
             "brax_sac": entry([point(10, 0, 0.0), point(45, 500, 6.0), point(60, 900, 7.0)]),
             "brax_ppo": entry([point(10, 0, 0.0), point(35, 9000, 7.5), point(55, 20000, 5.0)]),
-        }
+        },
     }
     s = peers.summarize(report, threshold=None)
     assert s["threshold"] == 7.0 and "brax_sac" in s["threshold_source"]
@@ -54,12 +55,16 @@ def test_threshold_is_the_best_peer_final_return_and_times_are_wall_clock():
     assert rows["brax_ppo"]["env_steps_to_threshold"] == 9000
     assert s["best_peer"] == "brax_ppo"
     assert s["fastbrc_over_best_peer_time"] == pytest.approx(40 / 35)
+    # the issue's target: the threshold within half the budget (40 s > 22.5 s: missed)
+    assert s["target"]["fastbrc_time_over_budget"] == pytest.approx(40 / 45)
+    assert s["target"]["met"] is False
+    assert peers.summarize({**report, "budget_s": 80.0}, threshold=None)["target"]["met"]
     fixed = peers.summarize(report, threshold=8.5)
     assert fixed["threshold_source"] == "--threshold"
     assert fixed["rows"]["fastbrc"]["time_to_threshold_s"] == 40
     assert fixed["best_peer"] is None and fixed["fastbrc_over_best_peer_time"] is None
-    table = peers.table({"env": "E", "budget_s": 45.0, **report, "summary": s})
-    assert table.count("\n| ") == 3
+    table = peers.table({"env": "E", **report, "summary": s})
+    assert table.count("\n| ") == 3 and "target <= 0.5: missed" in table
 
 
 # Playground 0.2.0's published CartpoleBalance configs (dm_control_suite_params).
