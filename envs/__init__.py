@@ -2,10 +2,11 @@
 
 `load_env` / `list_envs` load single Playground tasks or probe envs by name; `BatchedEnv`
 steps many copies of one or several tasks as one jit-able batch with padded dict
-observations, action repeat, time limits and auto-reset that keeps final observations.
+observations, action repeat, time limits and auto-reset that keeps final observations;
+`reset_one` / `step_one` step a single env the same way (videos).
 """
 
-from .batched import BatchedEnv, EnvState, StepResult
+from .batched import BatchedEnv, EnvState, StepResult, reset_one, step_one
 from .probes import (
     PROBE_ENVS,
     ProbeBandit,
@@ -39,4 +40,6 @@ __all__ = [
     "env_info",
     "list_envs",
     "load_env",
+    "reset_one",
+    "step_one",
 ]

@@ -255,6 +255,21 @@ class BatchedEnv:
         return batch
 
 
+def reset_one(env: Any, key: jax.Array) -> Any:
+    """Reset one (unbatched) env: the state, with strong dtypes, that `step_one` takes."""
+    return _strong_types(env.reset(key))
+
+
+def step_one(
+    env: Any, state: Any, action: jax.Array, action_repeat: int
+) -> tuple[Any, jax.Array, jax.Array]:
+    """One agent step of one (unbatched) env exactly as `BatchedEnv` steps each of its envs:
+    `action_repeat` env steps, rewards summed, the state frozen at termination and cast to
+    the dtypes of `state`. Returns (state, reward, terminated)."""
+    new_state, reward, terminated = _repeat_step(env, state, action, action_repeat)
+    return _cast_like(new_state, state), reward, terminated
+
+
 def _repeat_step(
     env: Any, state: Any, action: jax.Array, action_repeat: int
 ) -> tuple[Any, jax.Array, jax.Array]:

@@ -23,7 +23,6 @@ imported before ``MUJOCO_GL`` was set. ``PYOPENGL_PLATFORM`` is set to match the
 
 from __future__ import annotations
 
-import argparse
 import copy
 import ctypes.util
 import functools
@@ -219,21 +218,17 @@ def _episode_fns(name: str, impl: str, action_repeat: int) -> tuple[Any, Any, An
     training loop's) compile once per task."""
     import jax
 
-    from fastbrc.envs import load_env
-    from fastbrc.envs.batched import _cast_like, _repeat_step, _strong_types
+    from fastbrc.envs import load_env, reset_one, step_one
 
     env = load_env(name, impl=impl)
     if not hasattr(env, "mj_model"):
         raise RenderError(f"{name} has no MuJoCo model to render")
 
-    def reset(key):
-        return _strong_types(env.reset(key))
-
     def step(state, action):
-        new_state, _, terminated = _repeat_step(env, state, action, action_repeat)
-        return _cast_like(new_state, state), terminated
+        state, _, terminated = step_one(env, state, action, action_repeat)
+        return state, terminated
 
-    return env, jax.jit(reset), jax.jit(step)
+    return env, jax.jit(functools.partial(reset_one, env)), jax.jit(step)
 
 
 def _physics(state: Any) -> tuple[np.ndarray, ...]:
@@ -380,18 +375,20 @@ def _default_out(run_dir: Path, config: Any, step: int) -> Path:
     return run_dir / "videos" / f"{config.env.replace(',', '+')}-{step}.mp4"
 
 
-def _render_run(
+def render_run(
     run_dir: str | Path,
-    out: str | Path | None,
+    out: str | Path | None = None,
     *,
-    checkpoint: int | None,
-    episodes: int,
-    max_steps: int | None,
-    height: int,
-    width: int,
-    camera: str | int | None,
-    seed: int,
+    checkpoint: int | None = None,
+    episodes: int = 1,
+    max_steps: int | None = None,
+    height: int = 240,
+    width: int = 320,
+    camera: str | int | None = None,
+    seed: int = 0,
 ) -> list[Video]:
+    """Render the run in `run_dir` at `checkpoint` (default: its newest good one) to `out`
+    (default ``<run_dir>/videos/<env>-<step>.mp4``), one video per task."""
     from fastbrc.config import ConfigError
     from fastbrc.policy import load_policy
 
@@ -416,34 +413,6 @@ def _render_run(
     )
 
 
-def render_run(
-    run_dir: str | Path,
-    out: str | Path | None = None,
-    *,
-    checkpoint: int | None = None,
-    episodes: int = 1,
-    max_steps: int | None = None,
-    height: int = 240,
-    width: int = 320,
-    camera: str | int | None = None,
-    seed: int = 0,
-) -> list[Path]:
-    """Render the run in `run_dir` at `checkpoint` (default: its newest good one) to `out`
-    (default ``<run_dir>/videos/<env>-<step>.mp4``); return the written paths, one per task."""
-    videos = _render_run(
-        run_dir,
-        out,
-        checkpoint=checkpoint,
-        episodes=episodes,
-        max_steps=max_steps,
-        height=height,
-        width=width,
-        camera=camera,
-        seed=seed,
-    )
-    return [video.path for video in videos]
-
-
 def render_checkpoint(
     run_dir: str | Path,
     step: int,
@@ -455,7 +424,7 @@ def render_checkpoint(
     """The training loop's video: one episode per task from the checkpoint at `step` env steps,
     written to ``<run_dir>/videos/<step>.mp4`` (``<step>-<Task>.mp4`` per task)."""
     run_dir = Path(run_dir)
-    return render_run(
+    videos = render_run(
         run_dir,
         run_dir / "videos" / f"{step}.mp4",
         checkpoint=step,
@@ -463,6 +432,7 @@ def render_checkpoint(
         height=height,
         width=width,
     )
+    return [video.path for video in videos]
 
 
 RENDER_USAGE = (
@@ -471,17 +441,10 @@ RENDER_USAGE = (
 )
 
 
-class _UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # argparse would print usage and exit
-        raise _UsageError(message)
-
-
 def render_main(argv: list[str]) -> int:
     """`fastbrc render ...`: 0 when every video was written, 2 with a one-line error."""
+    from fastbrc.cli import UsageError, _fail, _Parser  # here: fastbrc.cli imports this module
+
     parser = _Parser(
         prog="fastbrc render",
         usage=RENDER_USAGE,
@@ -511,7 +474,7 @@ def render_main(argv: list[str]) -> int:
 
     try:
         args = parser.parse_args(argv)
-        videos = _render_run(
+        videos = render_run(
             args.run_dir,
             args.out,
             checkpoint=args.checkpoint,
@@ -522,10 +485,9 @@ def render_main(argv: list[str]) -> int:
             camera=args.camera,
             seed=args.seed,
         )
-    except (_UsageError, RenderError, ConfigError, CheckpointError, EnvLoadError) as error:
+    except (UsageError, RenderError, ConfigError, CheckpointError, EnvLoadError) as error:
         message = str(error).strip().splitlines()
-        print(f"fastbrc: error: {message[0] if message else error!r}", file=sys.stderr)
-        return 2
+        return _fail(message[0] if message else repr(error))
     except SystemExit as exit_:  # --help
         return int(exit_.code or 0)
     for video in videos:
