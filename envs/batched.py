@@ -12,7 +12,8 @@ reset and reported as a zero-reward truncation from its last finite observation
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -108,9 +109,8 @@ class BatchedEnv:
         task_names = _as_names(task_names)
         counts = _split_envs(task_names, num_envs, envs_per_task)
         overrides = _per_task_overrides(task_names, config_overrides)
-        tasks = []
-        start = 0
-        for name, count, task_overrides in zip(task_names, counts, overrides, strict=True):
+        loaded = []
+        for name, task_overrides in zip(task_names, overrides, strict=True):
             env = load_env(name, impl=impl, config_overrides=task_overrides)
             info = env_info(
                 name,
@@ -118,9 +118,39 @@ class BatchedEnv:
                 episode_length=episode_length,
                 action_repeat=action_repeat,
             )
+            loaded.append((env, info))
+        self._build(task_names, num_envs, counts, tuple(loaded), min_obs_size, min_action_size)
+
+    def resized(self, num_envs: int, envs_per_task: Sequence[int] | None = None) -> BatchedEnv:
+        """A batch of `num_envs` envs of the same tasks and settings sharing these env objects.
+
+        Sharing them means each task's physics is traced once for both batches (the training
+        and the evaluation batch of a run). `envs_per_task` defaults to an even split.
+        """
+        counts = _split_envs(self.spec.task_names, num_envs, envs_per_task)
+        loaded = tuple((task.env, task.info) for task in self._tasks)
+        other = object.__new__(BatchedEnv)
+        other._build(
+            self.spec.task_names, num_envs, counts, loaded, self._min_obs, self._min_action
+        )
+        return other
+
+    def _build(
+        self,
+        task_names: tuple[str, ...],
+        num_envs: int,
+        counts: tuple[int, ...],
+        loaded: tuple[tuple[Any, EnvInfo], ...],
+        min_obs_size: int,
+        min_action_size: int,
+    ) -> None:
+        tasks = []
+        start = 0
+        for name, count, (env, info) in zip(task_names, counts, loaded, strict=True):
             tasks.append(_make_task(name, env, info, start, count))
             start += count
         self._tasks = tuple(tasks)
+        self._min_obs, self._min_action = min_obs_size, min_action_size
         self.spec = _build_spec(
             task_names, num_envs, counts, self._tasks, min_obs_size, min_action_size
         )
@@ -153,8 +183,15 @@ class BatchedEnv:
             rng=key,
         )
 
-    def step(self, state: EnvState, action: jax.Array) -> tuple[EnvState, StepResult]:
-        """Step every env with `action` [num_envs, spec.action_size]; auto-reset finished ones."""
+    def step(
+        self, state: EnvState, action: jax.Array, *, auto_reset: bool = True
+    ) -> tuple[EnvState, StepResult]:
+        """Step every env with `action` [num_envs, spec.action_size]; auto-reset finished ones.
+
+        `auto_reset=False` leaves finished envs where they are: they step on from their final
+        state and `obs` is `next_obs`, for callers that run one episode per env and mask what
+        follows (evaluation), so their programs hold no reset physics.
+        """
         action = jnp.asarray(action, jnp.float32)
         expected = (self.num_envs, self.spec.action_size)
         if action.shape != expected:
@@ -165,12 +202,9 @@ class BatchedEnv:
         stepped, rewards, terminations = [], [], []
         for task, task_state in zip(self._tasks, state.task_states, strict=True):
             task_action = action[task.start : task.stop, : task.action_size]
-            new_state, reward, terminated = jax.vmap(
-                lambda env_state, env_action, task=task: _repeat_step(
-                    task.env, env_state, env_action, task.info.action_repeat
-                )
-            )(task_state, task_action)
-            stepped.append(_cast_like(new_state, task_state))
+            step_fn = _env_fns(task.env, task.info.action_repeat).step
+            new_state, reward, terminated = jax.vmap(step_fn)(task_state, task_action)
+            stepped.append(new_state)
             rewards.append(reward)
             terminations.append(terminated)
 
@@ -188,10 +222,13 @@ class BatchedEnv:
         done = terminated | truncated
         episode_return = state.episode_return + reward
 
-        task_states = tuple(
-            self._auto_reset(task, task_state, done[task.start : task.stop], task_key)
-            for task, task_state, task_key in zip(self._tasks, stepped, reset_keys, strict=True)
-        )
+        if auto_reset:
+            task_states = tuple(
+                self._auto_reset(task, task_state, done[task.start : task.stop], task_key)
+                for task, task_state, task_key in zip(self._tasks, stepped, reset_keys, strict=True)
+            )
+        else:
+            task_states = tuple(stepped)
         result = StepResult(
             obs=self._batch_obs(task_states),
             next_obs=next_obs,
@@ -227,7 +264,7 @@ class BatchedEnv:
 
     def _reset_task(self, task: _Task, key: jax.Array) -> Any:
         keys = jax.random.split(key, task.count)
-        return _strong_types(jax.vmap(task.env.reset)(keys))
+        return jax.vmap(_env_fns(task.env, task.info.action_repeat).reset)(keys)
 
     def _auto_reset(self, task: _Task, stepped: Any, done: jax.Array, key: jax.Array) -> Any:
         """Replace the states of finished envs by fresh resets; no reset work if none finished."""
@@ -268,6 +305,35 @@ def step_one(
     the dtypes of `state`. Returns (state, reward, terminated)."""
     new_state, reward, terminated = _repeat_step(env, state, action, action_repeat)
     return _cast_like(new_state, state), reward, terminated
+
+
+@dataclasses.dataclass(frozen=True)
+class _EnvFns:
+    reset: Callable[[jax.Array], Any]
+    step: Callable[[Any, jax.Array], tuple[Any, jax.Array, jax.Array]]
+
+
+_ENV_FNS: weakref.WeakKeyDictionary[Any, dict[int, _EnvFns]] = weakref.WeakKeyDictionary()
+
+
+def _env_fns(env: Any, action_repeat: int) -> _EnvFns:
+    """`reset_one` and `step_one` of `env` under `jax.jit`, one pair per env object and repeat.
+
+    Tracing an MJX reset or step is seconds of Python per copy, and a run resets and steps
+    each env in several programs (init, the chunk's auto-reset and step, evaluation). A
+    jitted function of a fixed identity is traced once per input shape and its jaxpr reused
+    in every later trace; XLA inlines the call, so the compiled programs are unchanged.
+    """
+    try:
+        per_repeat = _ENV_FNS.setdefault(env, {})
+    except TypeError:  # an env that cannot be weakly referenced: no sharing, same results
+        per_repeat = {}
+    if action_repeat not in per_repeat:
+        per_repeat[action_repeat] = _EnvFns(
+            reset=jax.jit(lambda key: reset_one(env, key)),
+            step=jax.jit(lambda state, action: step_one(env, state, action, action_repeat)),
+        )
+    return per_repeat[action_repeat]
 
 
 def _repeat_step(
@@ -313,7 +379,12 @@ def _fresh_containers(tree: Any) -> Any:
 
 def _strong_types(tree: Any) -> Any:
     """Drop weak types so reset and step states have identical avals (scan/cond carries)."""
-    return jax.tree.map(lambda leaf: jax.lax.convert_element_type(leaf, leaf.dtype), tree)
+
+    def strong(leaf: Any) -> jax.Array:
+        leaf = jnp.asarray(leaf)  # Python scalars in a state become arrays too
+        return jax.lax.convert_element_type(leaf, leaf.dtype)
+
+    return jax.tree.map(strong, tree)
 
 
 def _cast_like(tree: Any, reference: Any) -> Any:
@@ -381,7 +452,7 @@ def _per_task_overrides(
 
 
 def _make_task(name: str, env: Any, info: EnvInfo, start: int, count: int) -> _Task:
-    obs = jax.eval_shape(env.reset, jax.random.PRNGKey(0)).obs
+    obs = jax.eval_shape(_env_fns(env, info.action_repeat).reset, jax.random.PRNGKey(0)).obs
     obs_is_dict = isinstance(obs, Mapping)
     if obs_is_dict and "state" not in obs:
         raise EnvLoadError(

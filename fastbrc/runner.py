@@ -47,18 +47,18 @@ class TrainingDiverged(RuntimeError):
 
 
 def make_envs(config: Config) -> tuple[BatchedEnv, BatchedEnv]:
-    kwargs = dict(
+    """The training batch and the evaluation batch (sharing the loaded envs)."""
+    env = BatchedEnv(
+        config.env_names,
+        config.num_envs,
+        envs_per_task=config.envs_per_task,
         impl=config.impl,
         episode_length=config.episode_length,
         action_repeat=config.action_repeat,
         min_obs_size=config.min_obs_size,
         min_action_size=config.min_action_size,
     )
-    env = BatchedEnv(
-        config.env_names, config.num_envs, envs_per_task=config.envs_per_task, **kwargs
-    )
-    eval_env = BatchedEnv(config.env_names, config.num_eval_envs, **kwargs)
-    return env, eval_env
+    return env, env.resized(config.num_eval_envs)
 
 
 def run_dir_of(config: Config) -> Path:
@@ -219,6 +219,10 @@ def train(
         f"estimated peak {_human_bytes(need.total)}{per}"
     )
     say(f"fastbrc: run directory {run_dir}")
+
+    def eval_key(index: int) -> jax.Array:  # on the mesh, where the compiled eval expects it
+        return parallel.on_mesh(jax.random.fold_in(key_eval, index), fns.mesh)
+
     chunk = fns.train_chunk.lower(state).compile()
     evaluate = fns.evaluate.lower(state, key_eval).compile()
     compile_s = time.perf_counter() - start
@@ -286,7 +290,7 @@ def train(
                     last_chunk or _crossed(env_steps, per_chunk, config.eval_every_env_steps)
                 ):
                     eval_metrics = expand_task_metrics(
-                        jax.device_get(evaluate(state, jax.random.fold_in(key_eval, index))),
+                        jax.device_get(evaluate(state, eval_key(index))),
                         config.env_names,
                     )
                     record.update(eval_metrics)

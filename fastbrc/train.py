@@ -510,7 +510,7 @@ def make_train_fns(
         def step(carry, _):
             env_state, ret, length, active = carry
             action = policy(state, env_state.obs, eval_env.task_ids)
-            env_state, out = eval_env.step(env_state, action)
+            env_state, out = eval_env.step(env_state, action, auto_reset=False)
             ret = ret + jnp.where(active, out.reward, 0.0)
             length = length + active.astype(jnp.int32)
             active = active & ~(out.terminated | out.truncated)
@@ -535,7 +535,7 @@ def make_train_fns(
         config=c,
         env=env,
         eval_env=eval_env,
-        init=jax.jit(init, out_shardings=shardings),
+        init=parallel.KeysOnMesh(jax.jit(init, out_shardings=shardings), mesh, (0,)),
         train_chunk=jax.jit(
             train_chunk,
             in_shardings=(shardings,),
@@ -543,7 +543,7 @@ def make_train_fns(
             donate_argnums=0,
         ),
         # the state's own shardings are used (eval may get a state without its buffer)
-        evaluate=jax.jit(evaluate, out_shardings=rep),
+        evaluate=parallel.KeysOnMesh(jax.jit(evaluate, out_shardings=rep), mesh, (1,)),
         collect=collect,
         learn=learn,
         policy=policy,

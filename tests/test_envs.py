@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 
 import jax
@@ -98,6 +99,42 @@ def test_truncated_exactly_at_time_limit():
     np.testing.assert_array_equal(episode_steps[:limit, 0], list(range(1, limit)) + [0])
     # A truncated episode's next_obs is the (constant) last observation, never NaN/zero.
     np.testing.assert_allclose(results.next_obs["state"][truncated_steps], 1.0)
+
+
+def test_without_auto_reset_finished_envs_step_on():
+    limit = ProbeTruncation.DEFAULT_EPISODE_LENGTH
+    env = BatchedEnv(["ProbeTruncation"], 2)
+    action = jnp.zeros((2, env.spec.action_size), jnp.float32)
+
+    @functools.partial(jax.jit, static_argnums=1)
+    def run(key: jax.Array, auto_reset: bool):
+        def body(state, _):
+            return env.step(state, action, auto_reset=auto_reset)
+
+        return jax.lax.scan(body, env.reset(key), None, length=limit + 3)
+
+    final, results = jax.device_get(run(jax.random.PRNGKey(0), False))
+    np.testing.assert_array_equal(np.flatnonzero(results.truncated[:, 0]), [limit - 1])
+    np.testing.assert_array_equal(results.obs["state"], results.next_obs["state"])
+    np.testing.assert_array_equal(final.task_states[0].info["steps"], limit + 3)
+    reset, _ = jax.device_get(run(jax.random.PRNGKey(0), True))
+    np.testing.assert_array_equal(reset.task_states[0].info["steps"], 3)
+
+
+def test_resized_batch_shares_the_loaded_envs():
+    env = BatchedEnv(
+        ["ProbeBandit", "ProbeTruncation"], 4, envs_per_task=[1, 3], episode_length=7,
+        min_obs_size=5,
+    )  # fmt: skip
+    other = env.resized(6)
+    assert all(a is b for a, b in zip(other.envs, env.envs, strict=True))
+    assert other.num_envs == 6
+    assert other.spec.envs_per_task == (3, 3)
+    np.testing.assert_array_equal(other.task_ids, [0, 0, 0, 1, 1, 1])
+    for field in ("task_names", "obs_size", "action_size", "episode_lengths", "action_repeats"):
+        assert getattr(other.spec, field) == getattr(env.spec, field), field
+    state = other.reset(jax.random.PRNGKey(0))
+    assert state.obs["state"].shape == (6, 5)
 
 
 def test_episode_length_and_action_repeat_overrides():
