@@ -832,7 +832,8 @@ def run_fastbrc(spec: dict[str, Any]) -> dict[str, Any]:
         "native": {
             "compile_s": records[0]["perf/compile_s"] if records else None,
             "train_sps_median": statistics.median(rates) if rates else None,
-            "definition": "perf/compile_s (init + chunk + eval compile) and the median "
+            "definition": "perf/compile_s (init + chunk compile; evaluation compiles in the "
+            "background) and the median "
             "perf/env_steps_per_s of the chunks after the first; excludes evaluation",
         },
         "sizes": {

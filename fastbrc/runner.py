@@ -13,6 +13,7 @@ import shutil
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,49 @@ class StopRequest:
             signal.signal(signum, handler)
 
 
+class EvalCompile:
+    """`fns.evaluate` lowered and compiled on a background thread, for the state `abstract`.
+
+    XLA compiles outside the GIL, so the compile overlaps the first training chunks; on a GPU
+    box the host's cores are idle then. `result` waits for it (once) and re-raises its error.
+    """
+
+    def __init__(self, fns: TrainFns, abstract: Any, key: jax.Array) -> None:
+        self.seconds: float | None = None
+        self._compiled: Any = None
+        self._error: BaseException | None = None
+        self._waited = False
+        self._thread = threading.Thread(
+            target=self._run, args=(fns, abstract, key), name="fastbrc-eval-compile", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, fns: TrainFns, abstract: Any, key: jax.Array) -> None:
+        tick = time.perf_counter()
+        try:
+            self._compiled = fns.evaluate.lower(abstract, key).compile()
+        except BaseException as error:  # noqa: BLE001 - re-raised in the training thread
+            self._error = error
+        self.seconds = time.perf_counter() - tick
+
+    def result(self, say: Callable[..., None]) -> Any:
+        if not self._waited:
+            tick = time.perf_counter()
+            self._thread.join()
+            self._waited = True
+            if self._error is not None:
+                raise self._error
+            waited = time.perf_counter() - tick
+            say(
+                f"fastbrc: evaluation compiled in the background in {self.seconds:.1f} s "
+                f"(training waited {waited:.1f} s for it)"
+            )
+        return self._compiled
+
+    def close(self) -> None:
+        self._thread.join()
+
+
 def _crossed(env_steps: int, per_chunk: int, every: int) -> bool:
     return env_steps // every > (env_steps - per_chunk) // every
 
@@ -223,10 +267,12 @@ def train(
     def eval_key(index: int) -> jax.Array:  # on the mesh, where the compiled eval expects it
         return parallel.on_mesh(jax.random.fold_in(key_eval, index), fns.mesh)
 
+    # the evaluation compiles in the background while the first chunks train (the host's
+    # cores are mostly idle then); the first evaluation waits for it if it must
+    eval_compile = EvalCompile(fns, abstract, key_eval)
     chunk = fns.train_chunk.lower(state).compile()
-    evaluate = fns.evaluate.lower(state, key_eval).compile()
     compile_s = time.perf_counter() - start
-    say(f"fastbrc: compiled in {compile_s:.1f} s (init + chunk + eval)")
+    say(f"fastbrc: compiled in {compile_s:.1f} s (init + chunk; evaluation in the background)")
 
     per_chunk = config.env_steps_per_chunk
     resume_step = first_chunk * per_chunk if resume else None
@@ -289,11 +335,13 @@ def train(
                 if not bad and (
                     last_chunk or _crossed(env_steps, per_chunk, config.eval_every_env_steps)
                 ):
+                    evaluate = eval_compile.result(say)
                     eval_metrics = expand_task_metrics(
                         jax.device_get(evaluate(state, eval_key(index))),
                         config.env_names,
                     )
                     record.update(eval_metrics)
+                    record["perf/eval_compile_s"] = eval_compile.seconds
                     last_eval = float(eval_metrics["eval/episode_return"])
                     evaluations += 1
                 record.update(
@@ -353,6 +401,7 @@ def train(
                     record["stopped_by"] = "max_wall_s"
                     break
     finally:
+        eval_compile.close()
         if progress:
             progress.close()
         logger.close()
