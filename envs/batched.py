@@ -12,8 +12,7 @@ reset and reported as a zero-reward truncation from its last finite observation
 from __future__ import annotations
 
 import dataclasses
-import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jax
@@ -202,8 +201,11 @@ class BatchedEnv:
         stepped, rewards, terminations = [], [], []
         for task, task_state in zip(self._tasks, state.task_states, strict=True):
             task_action = action[task.start : task.stop, : task.action_size]
-            step_fn = _env_fns(task.env, task.info.action_repeat).step
-            new_state, reward, terminated = jax.vmap(step_fn)(task_state, task_action)
+            new_state, reward, terminated = jax.vmap(
+                lambda env_state, env_action, task=task: _step_traced_once(
+                    task.env, env_state, env_action, task.info.action_repeat
+                )
+            )(task_state, task_action)
             stepped.append(new_state)
             rewards.append(reward)
             terminations.append(terminated)
@@ -264,7 +266,7 @@ class BatchedEnv:
 
     def _reset_task(self, task: _Task, key: jax.Array) -> Any:
         keys = jax.random.split(key, task.count)
-        return jax.vmap(_env_fns(task.env, task.info.action_repeat).reset)(keys)
+        return jax.vmap(lambda key: _reset_traced_once(task.env, key))(keys)
 
     def _auto_reset(self, task: _Task, stepped: Any, done: jax.Array, key: jax.Array) -> Any:
         """Replace the states of finished envs by fresh resets; no reset work if none finished."""
@@ -307,33 +309,13 @@ def step_one(
     return _cast_like(new_state, state), reward, terminated
 
 
-@dataclasses.dataclass(frozen=True)
-class _EnvFns:
-    reset: Callable[[jax.Array], Any]
-    step: Callable[[Any, jax.Array], tuple[Any, jax.Array, jax.Array]]
-
-
-_ENV_FNS: weakref.WeakKeyDictionary[Any, dict[int, _EnvFns]] = weakref.WeakKeyDictionary()
-
-
-def _env_fns(env: Any, action_repeat: int) -> _EnvFns:
-    """`reset_one` and `step_one` of `env` under `jax.jit`, one pair per env object and repeat.
-
-    Tracing an MJX reset or step is seconds of Python per copy, and a run resets and steps
-    each env in several programs (init, the chunk's auto-reset and step, evaluation). A
-    jitted function of a fixed identity is traced once per input shape and its jaxpr reused
-    in every later trace; XLA inlines the call, so the compiled programs are unchanged.
-    """
-    try:
-        per_repeat = _ENV_FNS.setdefault(env, {})
-    except TypeError:  # an env that cannot be weakly referenced: no sharing, same results
-        per_repeat = {}
-    if action_repeat not in per_repeat:
-        per_repeat[action_repeat] = _EnvFns(
-            reset=jax.jit(lambda key: reset_one(env, key)),
-            step=jax.jit(lambda state, action: step_one(env, state, action, action_repeat)),
-        )
-    return per_repeat[action_repeat]
+# `reset_one` / `step_one` jitted with the env (and the repeat) static. Tracing an MJX reset or
+# step is seconds of Python, and a run resets and steps each env in several programs (init,
+# the chunk's auto-reset and step, evaluation): through these, JAX traces each env's physics
+# once per input type and reuses the jaxpr in every later trace. XLA inlines the call, so
+# the compiled programs are unchanged.
+_reset_traced_once = jax.jit(reset_one, static_argnums=0)
+_step_traced_once = jax.jit(step_one, static_argnums=(0, 3))
 
 
 def _repeat_step(
@@ -452,7 +434,7 @@ def _per_task_overrides(
 
 
 def _make_task(name: str, env: Any, info: EnvInfo, start: int, count: int) -> _Task:
-    obs = jax.eval_shape(_env_fns(env, info.action_repeat).reset, jax.random.PRNGKey(0)).obs
+    obs = jax.eval_shape(lambda key: _reset_traced_once(env, key), jax.random.PRNGKey(0)).obs
     obs_is_dict = isinstance(obs, Mapping)
     if obs_is_dict and "state" not in obs:
         raise EnvLoadError(
