@@ -19,7 +19,7 @@ from typing import Any
 
 import jax
 
-from fastbrc import memory, parallel, render, transfer
+from fastbrc import compile_options, memory, parallel, render, transfer
 from fastbrc.checkpoint import CheckpointError, Checkpoints
 from fastbrc.config import Config, ConfigError, validate
 from fastbrc.envs import BatchedEnv
@@ -127,44 +127,45 @@ class StopRequest:
             signal.signal(signum, handler)
 
 
-class EvalCompile:
-    """`fns.evaluate` lowered and compiled on a background thread, for the state `abstract`.
+class BackgroundCompile:
+    """`lower()` (a jitted function's lowering) compiled by XLA on a background thread.
 
-    XLA compiles outside the GIL, so the compile overlaps the first training chunks; on a GPU
-    box the host's cores are idle then. `result` waits for it (once) and re-raises its error.
+    XLA compiles outside the GIL, so the caller's thread goes on tracing the next program, or
+    training; on a GPU box the host's cores are idle then. `result` waits for it (once) and
+    re-raises its error; `seconds` is how long lowering and compiling took.
     """
 
-    def __init__(self, fns: TrainFns, abstract: Any, key: jax.Array) -> None:
+    def __init__(self, lower: Callable[[], Any], options: dict[str, Any], name: str) -> None:
         self.seconds: float | None = None
         self._compiled: Any = None
         self._error: BaseException | None = None
-        self._waited = False
+        self._waited: float | None = None
         self._thread = threading.Thread(
-            target=self._run, args=(fns, abstract, key), name="fastbrc-eval-compile", daemon=True
+            target=self._run, args=(lower, options), name=f"fastbrc-{name}-compile", daemon=True
         )
         self._thread.start()
 
-    def _run(self, fns: TrainFns, abstract: Any, key: jax.Array) -> None:
+    def _run(self, lower: Callable[[], Any], options: dict[str, Any]) -> None:
         tick = time.perf_counter()
         try:
-            self._compiled = fns.evaluate.lower(abstract, key).compile()
-        except BaseException as error:  # noqa: BLE001 - re-raised in the training thread
+            self._compiled = lower().compile(options)
+        except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
             self._error = error
         self.seconds = time.perf_counter() - tick
 
-    def result(self, say: Callable[..., None]) -> Any:
-        if not self._waited:
+    def result(self) -> Any:
+        if self._waited is None:
             tick = time.perf_counter()
             self._thread.join()
-            self._waited = True
+            self._waited = time.perf_counter() - tick
             if self._error is not None:
                 raise self._error
-            waited = time.perf_counter() - tick
-            say(
-                f"fastbrc: evaluation compiled in the background in {self.seconds:.1f} s "
-                f"(training waited {waited:.1f} s for it)"
-            )
         return self._compiled
+
+    @property
+    def waited(self) -> float | None:
+        """Seconds the first `result` call waited for the compile (None: not called yet)."""
+        return self._waited
 
     def close(self) -> None:
         self._thread.join()
@@ -210,6 +211,10 @@ def train(
     key_init, key_eval = jax.random.split(jax.random.PRNGKey(config.seed))
     abstract = parallel.with_shardings(jax.eval_shape(fns.init, key_init), shardings)
     device = fns.mesh.devices.flat[0]
+
+    def options(program: compile_options.Program) -> dict[str, Any]:
+        return compile_options.for_program(program, device.platform)
+
     need = memory.estimate(
         config, abstract, env.spec.obs_size, env.spec.action_size, num_devices=fns.mesh.size
     )
@@ -230,6 +235,7 @@ def train(
                 "(this resume is not bit-exact)"
             )
         state = jax.device_put(state, shardings)  # leaves rebuilt on restore sit on one device
+        lowered_chunk = fns.train_chunk.lower(state)
         first_chunk = restored.chunk
         if first_chunk >= config.num_chunks:
             raise ConfigError(
@@ -242,7 +248,12 @@ def train(
             clear_run_dir(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         checkpoints = Checkpoints(checkpoints_dir, keep=config.keep_checkpoints)
-        state = fns.init(key_init)
+        # the envs' reset and step are traced here, once; XLA compiles init in the background
+        # while the chunk is traced from the state's shapes
+        lowered_init = fns.init.lower(key_init)
+        init_compile = BackgroundCompile(lambda: lowered_init, options("init"), "init")
+        lowered_chunk = fns.train_chunk.lower(abstract)
+        state = init_compile.result()(parallel.on_mesh(key_init, fns.mesh))
         if source is not None:
             state = jax.device_put(transfer.apply(state, source.state), shardings)
             say(
@@ -269,8 +280,10 @@ def train(
 
     # the evaluation compiles in the background while the first chunks train (the host's
     # cores are mostly idle then); the first evaluation waits for it if it must
-    eval_compile = EvalCompile(fns, abstract, key_eval)
-    chunk = fns.train_chunk.lower(state).compile()
+    eval_compile = BackgroundCompile(
+        lambda: fns.evaluate.lower(abstract, key_eval), options("evaluate"), "evaluate"
+    )
+    chunk = lowered_chunk.compile(options("chunk"))
     compile_s = time.perf_counter() - start
     say(f"fastbrc: compiled in {compile_s:.1f} s (init + chunk; evaluation in the background)")
 
@@ -335,7 +348,14 @@ def train(
                 if not bad and (
                     last_chunk or _crossed(env_steps, per_chunk, config.eval_every_env_steps)
                 ):
-                    evaluate = eval_compile.result(say)
+                    first = eval_compile.waited is None
+                    evaluate = eval_compile.result()
+                    if first:
+                        say(
+                            f"fastbrc: evaluation compiled in the background in "
+                            f"{eval_compile.seconds:.1f} s (training waited "
+                            f"{eval_compile.waited:.1f} s for it)"
+                        )
                     eval_metrics = expand_task_metrics(
                         jax.device_get(evaluate(state, eval_key(index))),
                         config.env_names,

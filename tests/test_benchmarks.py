@@ -1,9 +1,13 @@
-"""Benchmark scripts that tests can afford: gpu.sh's refusal on a CPU, the learning summary."""
+"""Benchmark scripts that tests can afford: gpu.sh's refusal on a CPU, the learning summary,
+the start-up comparison on a probe env."""
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -51,3 +55,49 @@ def test_learning_summary_times_each_return_threshold():
     default = learning.summarize(records, [])["time_to_return"]
     assert list(default) == ["20.0", "40.0", "60.0", "72.0"]
     assert default["20.0"] == {"env_steps": 300, "wall_s": 40}
+
+
+def test_startup_benchmark_compares_both_variants_in_one_invocation(tmp_path):
+    out = tmp_path / "startup.json"
+    tiny = ["num_envs=4", "batch_size=16", "iterations_per_chunk=5", "critic_width=16"]
+    tiny += ["actor_hidden=[16]", "num_eval_envs=2", "learning_starts_iterations=5"]
+    argv = [sys.executable, str(ROOT / "benchmarks" / "startup.py"), "--env", "ProbeBandit"]
+    argv += ["--repeats", "2", "--chunks", "1", "--out", str(out)]
+    for pair in tiny:
+        argv += ["--set", pair]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    # A B, then B A: drift on a shared machine falls on both variants
+    assert [run["variant"] for run in result["runs"]] == [
+        "xla_default",
+        "fastbrc",
+        "fastbrc",
+        "xla_default",
+    ]
+    default, fastbrc = result["runs"][0], result["runs"][1]
+    assert default["options"] == {"init": {}, "chunk": {}, "evaluate": {}}
+    assert fastbrc["options"]["init"] == {"xla_backend_optimization_level": 0}  # CPU here
+    for run in result["runs"]:
+        assert run["compile_total_s"] > 0 and run["chunk_run_s"] > 0
+        # the options change speed and float rounding, not what is learned
+        assert run["last_chunk_critic_loss"] == pytest.approx(
+            default["last_chunk_critic_loss"], rel=1e-4
+        )
+    ratios = result["ratio_fastbrc_over_default"]
+    medians = result["median"]
+    assert ratios["chunk_compile_s"] == pytest.approx(
+        medians["fastbrc"]["chunk_compile_s"] / medians["xla_default"]["chunk_compile_s"]
+    )
+    assert "| start_up_s |" in proc.stdout
+
+
+def test_startup_benchmark_rejects_a_malformed_override():
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "startup.py"), "--set", "num_envs"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "startup.py: --set wants FIELD=JSON, got 'num_envs'"

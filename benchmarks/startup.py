@@ -1,0 +1,230 @@
+"""Start-up cost: fastbrc's XLA compiler options against XLA's defaults, per program.
+
+    python benchmarks/startup.py                            # CheetahRun, 2 repeats
+    python benchmarks/startup.py --env HumanoidWalk --repeats 3
+
+For each repeat, each variant runs in a fresh process (JAX caches compiled programs by their
+options within a process), in the order A B, then B A, and so on, so drift on a shared machine
+falls on both. A worker builds the preset for the env (``--profile``), then times:
+
+- ``lower`` and ``compile`` of the three programs a run compiles: ``init``, the training
+  ``chunk`` and ``evaluate`` (lowering is Python tracing; compile is XLA);
+- the run time of ``init`` once, of ``--chunks`` training chunks after the warm-up (every
+  timed chunk learns) and of one evaluation, each ending in ``jax.block_until_ready``.
+
+Variants: ``xla_default`` compiles with no options; ``fastbrc`` with
+``fastbrc.compile_options.for_program`` (what ``fastbrc train`` uses). The summary gives, per
+variant, the median over repeats, and the ratios fastbrc / xla_default, which is what the
+README quotes: the ratio of two numbers taken in one invocation.
+
+Output: a Markdown table on stdout and JSON in
+``benchmarks/results/startup-<env>-<backend>-<device or host>.json`` (``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+VARIANTS = ("xla_default", "fastbrc")
+PROGRAMS = ("init", "chunk", "evaluate")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--env", default="CheetahRun", help="environment (default: %(default)s)")
+    parser.add_argument(
+        "--profile", choices=("auto", "cpu", "gpu"), default="auto", help="preset profile"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=2, help="processes per variant (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--chunks", type=int, default=3, help="timed training chunks (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=JSON",
+        help="override a Config field, e.g. --set num_envs=4 (repeatable; for quick checks)",
+    )
+    parser.add_argument("--out", type=Path, default=None, help="JSON path (default: results/)")
+    parser.add_argument("--worker", choices=VARIANTS, default=None, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def _overrides(pairs: list[str]) -> dict[str, Any]:
+    out = {}
+    for pair in pairs:
+        field, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"startup.py: --set wants FIELD=JSON, got {pair!r}")
+        out[field] = json.loads(value)
+    return out
+
+
+def _timed(fn, *args) -> tuple[Any, float]:
+    import jax
+
+    tick = time.perf_counter()
+    out = jax.block_until_ready(fn(*args))
+    return out, time.perf_counter() - tick
+
+
+def worker(args: argparse.Namespace) -> dict[str, Any]:
+    """One variant in this process: lower/compile/run seconds of every program."""
+    import jax
+
+    from fastbrc import compile_options, parallel, presets
+    from fastbrc.config import validate
+    from fastbrc.runner import make_envs
+    from fastbrc.train import make_train_fns
+
+    profile = presets.resolve_profile(args.profile, jax.default_backend())
+    config = presets.preset(args.env, profile)
+    config = validate(dataclasses.replace(config, **_overrides(args.set)))
+    env, eval_env = make_envs(config)
+    fns = make_train_fns(config, env, eval_env)
+    platform = fns.mesh.devices.flat[0].platform
+
+    def options(program: str) -> dict[str, Any]:
+        return compile_options.for_program(program, platform) if args.worker == "fastbrc" else {}
+
+    key_init, key_eval = jax.random.split(jax.random.PRNGKey(config.seed))
+    seconds: dict[str, float] = {}
+    lowered, seconds["init_lower_s"] = _timed(fns.init.lower, key_init)
+    compiled, seconds["init_compile_s"] = _timed(lambda: lowered.compile(options("init")))
+    state, seconds["init_run_s"] = _timed(compiled, parallel.on_mesh(key_init, fns.mesh))
+    lowered, seconds["chunk_lower_s"] = _timed(fns.train_chunk.lower, state)
+    chunk, seconds["chunk_compile_s"] = _timed(lambda: lowered.compile(options("chunk")))
+    key_eval = parallel.on_mesh(key_eval, fns.mesh)
+    lowered, seconds["evaluate_lower_s"] = _timed(fns.evaluate.lower, state, key_eval)
+    evaluate, seconds["evaluate_compile_s"] = _timed(lambda: lowered.compile(options("evaluate")))
+    warm_up = -(-config.learning_starts_iterations // config.iterations_per_chunk)
+    for _ in range(max(warm_up, 1)):  # the first call also pays any one-off set-up
+        state, _ = chunk(state)
+    chunk_s = []
+    for _ in range(args.chunks):
+        (state, metrics), elapsed = _timed(chunk, state)
+        chunk_s.append(elapsed)
+    returns, seconds["evaluate_run_s"] = _timed(evaluate, state, key_eval)
+    seconds["chunk_run_s"] = statistics.median(chunk_s)
+    seconds["compile_total_s"] = sum(seconds[f"{p}_compile_s"] for p in PROGRAMS)
+    seconds["start_up_s"] = seconds["compile_total_s"] + sum(
+        seconds[f"{p}_lower_s"] for p in PROGRAMS
+    )
+    return {
+        "variant": args.worker,
+        "platform": platform,
+        "options": {p: options(p) for p in PROGRAMS},
+        "chunk_run_s_all": chunk_s,
+        # the same numbers under both variants means the options changed speed, not results
+        "last_chunk_critic_loss": float(metrics["train/critic_loss"]),
+        "eval_return": float(returns["eval/episode_return"]),
+        "env_steps_per_chunk": config.env_steps_per_chunk,
+        "config": json.loads(config.to_json()),
+        **seconds,
+    }
+
+
+def _run_worker(args: argparse.Namespace, variant: str) -> dict[str, Any]:
+    argv = [sys.executable, __file__, "--worker", variant, "--env", args.env]
+    argv += ["--profile", args.profile, "--chunks", str(args.chunks)]
+    for pair in args.set:
+        argv += ["--set", pair]
+    print(f"startup.py: {args.env} {variant} ...", file=sys.stderr, flush=True)
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"startup.py: the {variant} worker failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+KEYS = (
+    "init_lower_s",
+    "init_compile_s",
+    "init_run_s",
+    "chunk_lower_s",
+    "chunk_compile_s",
+    "chunk_run_s",
+    "evaluate_lower_s",
+    "evaluate_compile_s",
+    "evaluate_run_s",
+    "compile_total_s",
+    "start_up_s",
+)
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median per variant of every timed key, and fastbrc / xla_default."""
+    medians = {
+        variant: {
+            key: statistics.median(run[key] for run in runs if run["variant"] == variant)
+            for key in KEYS
+        }
+        for variant in VARIANTS
+    }
+    ratios = {key: medians["fastbrc"][key] / medians["xla_default"][key] for key in KEYS}
+    return {"median": medians, "ratio_fastbrc_over_default": ratios}
+
+
+def table(summary: dict[str, Any]) -> str:
+    lines = ["| seconds | xla_default | fastbrc | ratio |", "|---|---|---|---|"]
+    for key in KEYS:
+        a, b = (summary["median"][v][key] for v in VARIANTS)
+        lines.append(
+            f"| {key} | {a:.2f} | {b:.2f} | {summary['ratio_fastbrc_over_default'][key]:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(args)))
+        return 0
+    if args.repeats < 1 or args.chunks < 1:
+        raise SystemExit("startup.py: --repeats and --chunks must be at least 1")
+    _overrides(args.set)  # a malformed --set fails before any worker starts
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import machine
+
+    runs = []
+    for repeat in range(args.repeats):
+        order = VARIANTS if repeat % 2 == 0 else VARIANTS[::-1]
+        runs += [_run_worker(args, variant) for variant in order]
+    summary = summarize(runs)
+    info = machine.machine_info()
+    result = {
+        "benchmark": "startup",
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": " ".join([sys.executable, *sys.argv]),
+        "machine": info,
+        "env": args.env,
+        "definitions": {
+            "lower_s": "jit tracing and lowering to StableHLO (Python)",
+            "compile_s": "XLA compile of the lowered program",
+            "chunk_run_s": "median seconds of one training chunk that learns",
+            "start_up_s": "lower + compile of init, chunk and evaluate",
+        },
+        "runs": runs,
+        **summary,
+    }
+    out = args.out or machine.result_path(f"startup-{args.env}", info)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(table(summary))
+    print(f"\nwrote {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
