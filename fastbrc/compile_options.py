@@ -8,7 +8,7 @@ the generated code. The programs differ in how much their speed matters:
 - ``chunk`` (the training scan) and ``evaluate`` run all the time, so they keep an
   optimising level, 1 instead of XLA's default 2: it compiles faster and runs as fast.
 
-``benchmarks/compile.py`` measures both claims against XLA's defaults. Other backends keep
+``benchmarks/startup.py`` measures both claims against XLA's defaults. Other backends keep
 XLA's defaults: on a GPU the level also shapes the kernels, and it has not been measured there.
 """
 

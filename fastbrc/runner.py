@@ -139,7 +139,7 @@ class BackgroundCompile:
         self.seconds: float | None = None
         self._compiled: Any = None
         self._error: BaseException | None = None
-        self._waited: float | None = None
+        self.waited: float | None = None  # seconds the first `result` call waited
         self._thread = threading.Thread(
             target=self._run, args=(lower, options), name=f"fastbrc-{name}-compile", daemon=True
         )
@@ -154,18 +154,13 @@ class BackgroundCompile:
         self.seconds = time.perf_counter() - tick
 
     def result(self) -> Any:
-        if self._waited is None:
+        if self.waited is None:
             tick = time.perf_counter()
             self._thread.join()
-            self._waited = time.perf_counter() - tick
+            self.waited = time.perf_counter() - tick
             if self._error is not None:
                 raise self._error
         return self._compiled
-
-    @property
-    def waited(self) -> float | None:
-        """Seconds the first `result` call waited for the compile (None: not called yet)."""
-        return self._waited
 
     def close(self) -> None:
         self._thread.join()
@@ -235,13 +230,13 @@ def train(
                 "(this resume is not bit-exact)"
             )
         state = jax.device_put(state, shardings)  # leaves rebuilt on restore sit on one device
-        lowered_chunk = fns.train_chunk.lower(state)
         first_chunk = restored.chunk
         if first_chunk >= config.num_chunks:
             raise ConfigError(
                 f"the run in {run_dir} already reached {restored.step:,} env steps; pass a "
                 "larger --total-env-steps to train on"
             )
+        lowered_chunk = fns.train_chunk.lower(state)
         say(f"fastbrc: resuming {run_dir} from checkpoint {restored.step:,}")
     else:
         if overwrite and primary:
@@ -348,9 +343,8 @@ def train(
                 if not bad and (
                     last_chunk or _crossed(env_steps, per_chunk, config.eval_every_env_steps)
                 ):
-                    first = eval_compile.waited is None
                     evaluate = eval_compile.result()
-                    if first:
+                    if evaluations == 0:
                         say(
                             f"fastbrc: evaluation compiled in the background in "
                             f"{eval_compile.seconds:.1f} s (training waited "
