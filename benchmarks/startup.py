@@ -5,7 +5,8 @@
 
 For each repeat, each variant runs in a fresh process (JAX caches compiled programs by their
 options within a process), in the order A B, then B A, and so on, so drift on a shared machine
-falls on both. A worker builds the preset for the env (``--profile``), then times:
+falls on both. A worker builds the preset for the env (``--profile``; further ``--field value``
+pairs override it as on the CLI), then times:
 
 - ``lower`` and ``compile`` of the three programs a run compiles: ``init``, the training
   ``chunk`` and ``evaluate`` (lowering is Python tracing; compile is XLA);
@@ -24,7 +25,6 @@ Output: a Markdown table on stdout and JSON in
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import statistics
 import subprocess
@@ -38,7 +38,7 @@ VARIANTS = ("xla_default", "fastbrc")
 PROGRAMS = ("init", "chunk", "evaluate")
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default="CheetahRun", help="environment (default: %(default)s)")
     parser.add_argument(
@@ -50,26 +50,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--chunks", type=int, default=3, help="timed training chunks (default: %(default)s)"
     )
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="FIELD=JSON",
-        help="override a Config field, e.g. --set num_envs=4 (repeatable; for quick checks)",
-    )
     parser.add_argument("--out", type=Path, default=None, help="JSON path (default: results/)")
     parser.add_argument("--worker", choices=VARIANTS, default=None, help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    return parser.parse_known_args(argv)
 
 
-def _overrides(pairs: list[str]) -> dict[str, Any]:
-    out = {}
-    for pair in pairs:
-        field, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"startup.py: --set wants FIELD=JSON, got {pair!r}")
-        out[field] = json.loads(value)
-    return out
+def build_config(args: argparse.Namespace, overrides: list[str]) -> Any:
+    """The preset for `args.env` with `overrides` (``--field value`` as for fastbrc train)."""
+    import jax
+
+    from fastbrc import presets
+    from fastbrc.cli import _tyro_cli
+    from fastbrc.config import validate
+
+    profile = presets.resolve_profile(args.profile, jax.default_backend())
+    defaults = presets.preset(args.env, profile)
+    return validate(_tyro_cli(type(defaults), defaults, overrides, "start-up benchmark overrides"))
 
 
 def _timed(fn, *args) -> tuple[Any, float]:
@@ -80,18 +76,15 @@ def _timed(fn, *args) -> tuple[Any, float]:
     return out, time.perf_counter() - tick
 
 
-def worker(args: argparse.Namespace) -> dict[str, Any]:
+def worker(args: argparse.Namespace, overrides: list[str]) -> dict[str, Any]:
     """One variant in this process: lower/compile/run seconds of every program."""
     import jax
 
-    from fastbrc import compile_options, parallel, presets
-    from fastbrc.config import validate
+    from fastbrc import compile_options, parallel
     from fastbrc.runner import make_envs
     from fastbrc.train import make_train_fns
 
-    profile = presets.resolve_profile(args.profile, jax.default_backend())
-    config = presets.preset(args.env, profile)
-    config = validate(dataclasses.replace(config, **_overrides(args.set)))
+    config = build_config(args, overrides)
     env, eval_env = make_envs(config)
     fns = make_train_fns(config, env, eval_env)
     platform = fns.mesh.devices.flat[0].platform
@@ -136,11 +129,9 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _run_worker(args: argparse.Namespace, variant: str) -> dict[str, Any]:
+def _run_worker(args: argparse.Namespace, overrides: list[str], variant: str) -> dict[str, Any]:
     argv = [sys.executable, __file__, "--worker", variant, "--env", args.env]
-    argv += ["--profile", args.profile, "--chunks", str(args.chunks)]
-    for pair in args.set:
-        argv += ["--set", pair]
+    argv += ["--profile", args.profile, "--chunks", str(args.chunks), *overrides]
     print(f"startup.py: {args.env} {variant} ...", file=sys.stderr, flush=True)
     proc = subprocess.run(argv, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -187,20 +178,26 @@ def table(summary: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    args, overrides = parse_args(argv)
     if args.worker:
-        print(json.dumps(worker(args)))
+        print(json.dumps(worker(args, overrides)))
         return 0
     if args.repeats < 1 or args.chunks < 1:
         raise SystemExit("startup.py: --repeats and --chunks must be at least 1")
-    _overrides(args.set)  # a malformed --set fails before any worker starts
+    from fastbrc.cli import UsageError
+    from fastbrc.config import ConfigError
+
+    try:  # a bad override fails in one line before any worker starts
+        build_config(args, overrides)
+    except (UsageError, ConfigError) as error:
+        raise SystemExit(f"startup.py: {error}") from None
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import machine
 
     runs = []
     for repeat in range(args.repeats):
         order = VARIANTS if repeat % 2 == 0 else VARIANTS[::-1]
-        runs += [_run_worker(args, variant) for variant in order]
+        runs += [_run_worker(args, overrides, variant) for variant in order]
     summary = summarize(runs)
     info = machine.machine_info()
     result = {

@@ -190,3 +190,19 @@ def test_two_tasks_with_the_same_observation_need_task_conditioning(conditioning
         assert abs(q[0] - q[1]) < 1e-4
     else:
         np.testing.assert_allclose(q, q_star, rtol=0.15)
+
+
+def test_background_compile_returns_the_program_and_reraises_its_error():
+    from fastbrc.runner import BackgroundCompile
+
+    double = jax.jit(lambda x: 2 * x)
+    ok = BackgroundCompile(lambda: double.lower(jnp.float32(1)), {}, "test")
+    assert float(ok.result()(jnp.float32(3))) == 6.0
+    assert ok.waited is not None and ok.seconds is not None
+
+    def broken():
+        raise ValueError("no such program")
+
+    failed = BackgroundCompile(broken, {}, "test")
+    with pytest.raises(ValueError, match="no such program"):
+        failed.result()
