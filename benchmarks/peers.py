@@ -57,7 +57,7 @@ Same protocol for all three:
 * eval spacing: about ``--evals`` (default 12) evaluations per budget. No trainer can space
   evals in seconds, so the interval in env steps is ``sps x budget / evals`` with ``sps`` a
   per-trainer estimate of env steps/s (``--sps trainer=rate``; defaults in ``DEFAULT_SPS``:
-  CartpoleBalance on this 2-core CPU at the default scale, rough guesses on a GPU; a wrong
+  the rates measured on this 2-core CPU at the default scale, rough guesses on a GPU; a wrong
   estimate only gives fewer or more eval points, ``num_eval_points`` in the JSON). fastbrc
   gets it as ``eval_every_env_steps``. Brax keeps the published ``num_timesteps`` and gets
   ``num_evals`` (SAC: ``num_evals - 1 = round((num_timesteps - prefill) / interval)``).
@@ -154,11 +154,13 @@ DEFAULT_NUM_EVAL_ENVS = 16
 DEFAULT_SCALE = {"cpu": 16, "accelerator": 1}
 # Env steps/s used only to space the evaluations (see the module docstring). "cpu": training
 # rates measured on CartpoleBalance, PendulumSwingup and CheetahRun, 2 CPU cores, default
-# --scale 16 (fastbrc's CPU preset ~700-800, Brax SAC ~850-1,300, PPO ~5,000-8,000), so that
-# every trainer gets about --evals evaluations, each costing it the same wall time;
-# "accelerator": rough guesses.
+# --scale 16 (commits f124759 and 00185f6: fastbrc's CPU preset 1,735-1,821, Brax SAC
+# 1,372-1,469, PPO 5,691-9,462), so that every trainer's evaluations are about the same
+# number of training seconds apart. An estimate below the real rate gives a trainer more eval
+# points, and so more chances to catch a peak of an oscillating curve. "accelerator": rough
+# guesses.
 DEFAULT_SPS: dict[str, dict[str, float]] = {
-    "cpu": {"fastbrc": 750.0, "brax_sac": 1_000.0, "brax_ppo": 6_000.0},
+    "cpu": {"fastbrc": 1_800.0, "brax_sac": 1_400.0, "brax_ppo": 8_000.0},
     "accelerator": {"fastbrc": 50_000.0, "brax_sac": 20_000.0, "brax_ppo": 500_000.0},
 }
 # --tiny: every trainer shrunk to a smoke test (same eval protocol).
