@@ -47,7 +47,8 @@ def test_dm_control_suite_list_is_playgrounds_and_small_tasks_get_the_cpu_preset
         for c in (gpu, cpu):
             assert (c.gamma, c.reward_scale, c.v_max) == (0.99, 0.1, 15.0)
         assert (cpu.updates_per_iteration, cpu.n_step) == (8, 3)
-        assert cpu.num_envs == (16 if env == "CheetahRun" else 8)
+        cheetah = env == "CheetahRun"  # its own sizes: 16 envs, batch 128
+        assert (cpu.num_envs, cpu.batch_size) == ((16, 128) if cheetah else (8, 64))
         assert gpu.num_envs == 1024
     assert preset("HumanoidWalk", "cpu").gamma == 0.97
 
