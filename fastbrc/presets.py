@@ -82,11 +82,11 @@ _TASKS: dict[str, dict[Profile, dict[str, Any]]] = {
     **{name: {"gpu": _DMC_HUMANOID, "cpu": _DMC_HUMANOID} for name in _HUMANOIDS},
     # Cheetah's deterministic policy swings with the batch-64 critic: evaluations jump 570 ->
     # 170 -> 550 and about one seed in four never passes 400. Batch 128 over 16 envs costs
-    # 1.6x the time per iteration for twice the env steps, and reached Brax SAC's 484 at
-    # 5000, 5000, 5000, 10000 and 6250 iterations with seeds 0-4 (42-92 s of training on one
-    # core; the preset above, seeds 0-3: 13750, 11250, never, never in 15000). Batch 256
-    # learned as well at half the speed; 32 envs were faster when they learned but one seed
-    # in three lagged.
+    # 1.6x the time per iteration for twice the env steps, and reached 484 at 5000, 5000,
+    # 5000, 10000 and 6250 iterations with seeds 0-4 (44-93 s of training on 2 cores); the
+    # preset above reached it with one seed of four in 15000 (benchmarks/results/learning-
+    # CheetahRun-*.json). Batch 256 learned as well at half the speed; 32 envs were faster
+    # when they learned but one seed in three lagged.
     "CheetahRun": {
         "gpu": _DMC_LONG_HORIZON,
         "cpu": dict(_DMC_CPU_SMALL, num_envs=16, batch_size=128),
