@@ -15,6 +15,13 @@ Orbax writes a step into a temporary directory and renames it once complete, so 
 a save leaves no step behind. A damaged file usually fails Orbax's own decoding; restoring
 also recomputes the fingerprints, so damage that still decodes is caught too. Either way
 `restore` warns and falls back to the newest older checkpoint that verifies.
+
+Only the directory's owner (the training run, which holds the run lock) changes it: it removes
+the temporary directories of killed saves and, once an older checkpoint has restored (which
+shows the failure is the checkpoint's, not the machine's), renames each damaged newer one to
+``<step>.damaged`` so the run saves over that step again. Readers (`fastbrc eval`,
+`load_policy`, `render`) may run while a training run writes, so they skip a damaged
+checkpoint without touching it.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import gc
 import json
 import logging
 import math
+import os
 import shutil
 import sys
 import time
@@ -130,16 +138,43 @@ def incompatibility(saved: dict[str, Any], config: Config) -> str | None:
     return None
 
 
-class Checkpoints:
-    """Save and restore `TrainState`s under `directory` (one sub-directory per env step)."""
+def damaged_name(directory: Path, step: int) -> Path:
+    """Where the owner moves a damaged checkpoint: ``<step>.damaged`` (``.damaged-2``, ...
+    when an earlier one of that step is still kept)."""
+    path, n = directory / f"{step}.damaged", 1
+    while path.exists():
+        n += 1
+        path = directory / f"{step}.damaged-{n}"
+    return path
 
-    def __init__(self, directory: Path | str, keep: int = 2):
+
+class Checkpoints:
+    """Save and restore `TrainState`s under `directory` (one sub-directory per env step).
+
+    `owner`: this process holds the run (the training loop, under the run lock): it cleans up
+    killed saves and moves damaged checkpoints aside. Readers leave the directory as it is.
+    `error_log`: while a save runs, the process's stderr (Orbax's and TensorStore's threads
+    print tracebacks there) goes to this file instead of the terminal.
+    """
+
+    def __init__(
+        self,
+        directory: Path | str,
+        keep: int = 2,
+        *,
+        owner: bool = False,
+        error_log: Path | None = None,
+    ):
         self.directory = Path(directory).absolute()
+        self.owner = owner
+        self.error_log = error_log
         options = ocp.CheckpointManagerOptions(
             max_to_keep=keep,
             create=False,
             enable_async_checkpointing=False,
-            cleanup_tmp_directories=True,  # leftovers of a save that was killed
+            # leftovers of a save that was killed; a reader must not remove the temporary
+            # directory of a save that a training run is writing right now
+            cleanup_tmp_directories=owner,
         )
         self._manager = ocp.CheckpointManager(self.directory, options=options)
 
@@ -153,7 +188,7 @@ class Checkpoints:
     def save(self, state: Any, *, step: int, chunk: int, config: Config) -> SaveInfo:
         """Write `state` (with its buffer when `config.save_buffer`) as checkpoint `step`."""
         tick = time.perf_counter()
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(exist_ok=True)  # not its parent: a removed run dir is an error
         trees = {"state": state.replace(replay=None)}
         if config.save_buffer:
             trees["replay"] = state.replay
@@ -168,8 +203,9 @@ class Checkpoints:
         }
         args = {name: ocp.args.StandardSave(tree) for name, tree in items.items()}
         args["meta"] = ocp.args.JsonSave(meta)
-        self._manager.save(step, args=ocp.args.Composite(**args), force=True)
-        self._manager.wait_until_finished()
+        with _stderr_to(self.error_log):
+            self._manager.save(step, args=ocp.args.Composite(**args), force=True)
+            self._manager.wait_until_finished()
         seconds = time.perf_counter() - tick
         return SaveInfo(step, seconds, _dir_nbytes(self.directory / str(step)))
 
@@ -184,8 +220,9 @@ class Checkpoints:
     ) -> Restored:
         """The newest checkpoint that verifies (or exactly `step`), shaped like `abstract_state`.
 
-        Unreadable or damaged checkpoints are skipped with a warning; a checkpoint from an
-        incompatible config raises `CheckpointError` at once (an older one would be no better).
+        Unreadable or damaged checkpoints are skipped with one warning line each (the owner
+        moves them aside once an older one restored); a checkpoint from an incompatible config
+        raises `CheckpointError` at once (an older one would be no better).
         """
         available = self.steps()
         if step is not None:
@@ -199,21 +236,36 @@ class Checkpoints:
             candidates = available[::-1]
         if not candidates:
             raise CheckpointError(f"no checkpoint in {self.directory}")
-        errors = []
+        failed: list[tuple[int, str]] = []
         for candidate in candidates:
             try:
                 with _quiet_async_errors():
-                    return self._restore_one(abstract_state, config, candidate, with_buffer)
+                    restored = self._restore_one(abstract_state, config, candidate, with_buffer)
             except CheckpointError:
                 raise
             except Exception as error:  # noqa: BLE001 - any failure means "not restorable"
-                errors.append(f"{candidate}: {_short(error)}")
-                if candidate != candidates[-1]:
-                    warn(
-                        f"fastbrc: warning: checkpoint {candidate} is damaged or unreadable "
-                        f"({_short(error)}); falling back to an older one"
-                    )
-        raise CheckpointError(f"no restorable checkpoint in {self.directory} ({'; '.join(errors)})")
+                failed.append((candidate, _short(error)))
+                continue
+            for step_, why in failed:
+                done = self._set_aside(step_)
+                warn(
+                    f"fastbrc: warning: checkpoint {step_} is damaged or unreadable ({why}); {done}"
+                )
+            return restored
+        errors = "; ".join(f"{step_}: {why}" for step_, why in failed)
+        raise CheckpointError(f"no restorable checkpoint in {self.directory} ({errors})")
+
+    def _set_aside(self, step: int) -> str:
+        """Move damaged checkpoint `step` out of the way (owner only); say what was done."""
+        if not self.owner:
+            return "skipped it"
+        target = damaged_name(self.directory, step)
+        try:
+            os.rename(self.directory / str(step), target)
+        except OSError as error:
+            return f"skipped it (could not move it aside: {error})"
+        self._manager.reload()
+        return f"moved it to {target} (kept for inspection)"
 
     def _restore_one(
         self, abstract_state: Any, config: Config, step: int, with_buffer: bool
@@ -258,14 +310,53 @@ class Checkpoints:
 @contextlib.contextmanager
 def _quiet_async_errors():
     """A failed Orbax read leaves sibling coroutines whose errors Python would print as
-    "Exception ignored" tracebacks; the failure is already reported as one line."""
+    "Exception ignored" tracebacks, and asyncio logs "Task exception was never retrieved"
+    when it collects them; the failure is already reported as one line."""
     previous = sys.unraisablehook
     sys.unraisablehook = lambda _info: None
+    asyncio_log = logging.getLogger("asyncio")
     try:
         yield
     finally:
+        asyncio_log.disabled = True
+        try:
+            gc.collect()
+        finally:
+            asyncio_log.disabled = False
+            sys.unraisablehook = previous
+
+
+@contextlib.contextmanager
+def _stderr_to(path: Path | None):
+    """File descriptor 2 appended to `path` for the duration (None: left alone).
+
+    A failed Orbax write (disk full, permission denied) makes its writer threads log
+    tracebacks through absl and TensorStore's callbacks print more from C; the caller reports
+    the failure as one line, and the details stay in the file.
+    """
+    if path is None:
+        yield
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError:  # the run directory itself is unwritable: the save will say so
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.dup2(fd, 2)
+    os.close(fd)
+    try:
+        yield
+    except BaseException:
+        # the failed write's other futures report when collected ("exception was never
+        # retrieved"): collect them now, into the file
         gc.collect()
-        sys.unraisablehook = previous
+        raise
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _with_sharding(tree: Any) -> Any:
