@@ -5,6 +5,14 @@ Keys are namespaced (``train/``, ``eval/``, ``perf/``, plus ``wall_s``) and iden
 sink; ``env_steps`` is the x axis (TensorBoard's step, a logged value W&B plots against).
 NaN (e.g. no episode finished in a chunk) is written as JSON ``null`` and skipped in
 TensorBoard and W&B.
+
+Surviving a kill: each record reaches metrics.jsonl in one append-mode ``write`` of the whole
+line, so a kill or power loss can tear only the last line; `sync` (called before every
+checkpoint save) makes the records up to the checkpoint durable first. A resume drops the
+records after its checkpoint (the run redoes them) and a torn last line with one warning, and
+TensorBoard gets a purge event at the same step. W&B cannot delete what it was sent, so it gets
+records only once a checkpoint covers them (`sync`) or when the run ends: after a kill, the
+records a resume redoes never reached it.
 """
 
 from __future__ import annotations
@@ -12,8 +20,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -81,44 +91,115 @@ class WandbSink:
         self._run.finish()
 
 
+def _step_of(line: str) -> int | None:
+    """The env step of a metrics.jsonl line, or None when it is not a complete record."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    step = record.get("env_steps") if isinstance(record, dict) else None
+    return step if isinstance(step, int) and not isinstance(step, bool) else None
+
+
+def read_metric_lines(path: Path, warn: Callable[[str], None] = print) -> list[tuple[int, str]]:
+    """(env step, line) of every record of a metrics.jsonl, for a resume.
+
+    A last line that is not a complete record was torn by a kill during its write: it is
+    dropped with one warning (the resume redoes its chunk). Any other bad line cannot come
+    from a kill; it is reported as a one-line ConfigError and nothing is changed.
+    """
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return []
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+    lines = [(n, line) for n, line in enumerate(text.split("\n"), start=1) if line.strip()]
+    out = []
+    for index, (number, line) in enumerate(lines):
+        step = _step_of(line)
+        if step is not None:
+            out.append((step, line))
+        elif index == len(lines) - 1:
+            shown = line if len(line) <= 60 else line[:60] + "..."
+            warn(
+                f"fastbrc: warning: {path}:{number} is a record cut short by a kill "
+                f"({shown!r}); dropped it"
+            )
+        else:
+            raise ConfigError(
+                f"{path}:{number} is not a metrics record (not a kill's torn last line; "
+                "fix or delete that line, then resume again)"
+            )
+    return out
+
+
+def _replace_text(path: Path, text: str) -> None:
+    """Write `text` to `path` so that a kill leaves either the old or the new file."""
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(partial, path)
+
+
 class MetricsLogger:
     """Appends one JSON object per log point and mirrors the scalars to TensorBoard (and W&B
     when `config.wandb`)."""
 
     def __init__(
-        self, run_dir: Path, resume_from_step: int | None = None, config: Any | None = None
+        self,
+        run_dir: Path,
+        resume_from_step: int | None = None,
+        config: Any | None = None,
+        warn: Callable[[str], None] = print,
     ):
         """`resume_from_step`: drop records logged after this env step (a resumed run redoes
         them), in metrics.jsonl and, through a purge event, in TensorBoard."""
         path = run_dir / "metrics.jsonl"
         if resume_from_step is not None and path.exists():
-            kept = [
-                line
-                for line in path.read_text().splitlines()
-                if line.strip() and json.loads(line)["env_steps"] <= resume_from_step
-            ]
-            path.write_text("".join(line + "\n" for line in kept))
-        self._jsonl = open(path, "a", buffering=1)
+            lines = read_metric_lines(path, warn)
+            kept = "".join(line + "\n" for step, line in lines if step <= resume_from_step)
+            if kept != path.read_text(errors="replace"):
+                _replace_text(path, kept)
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         purge = None if resume_from_step is None else resume_from_step + 1
         self._tb = SummaryWriter(str(run_dir / "tensorboard"), purge_step=purge)
         self._wandb = None
+        self._unsent: list[dict[str, Any]] = []  # for W&B, once a checkpoint covers them
         if config is not None and config.wandb:
             self._wandb = WandbSink(run_dir, config, resume=resume_from_step is not None)
 
     def write(self, record: dict[str, Any]) -> dict[str, Any]:
         record = {k: _clean(v) for k, v in record.items()}
-        self._jsonl.write(json.dumps(record) + "\n")
+        data = (json.dumps(record) + "\n").encode()
+        while data:  # one write for a whole line; a short write (disk full) goes on
+            data = data[os.write(self._fd, data) :]
         step = record["env_steps"]
         for key, value in scalars(record).items():
             self._tb.add_scalar(key, value, step)
         if self._wandb is not None:
-            self._wandb.write(record)
+            self._unsent.append(record)
         return record
 
+    def sync(self) -> None:
+        """Make the records so far durable (before a checkpoint that covers them)."""
+        os.fsync(self._fd)
+        self._tb.flush()
+        self._send()
+
+    def _send(self) -> None:
+        if self._wandb is not None:
+            for record in self._unsent:
+                self._wandb.write(record)
+        self._unsent = []
+
     def close(self) -> None:
-        self._jsonl.close()
+        os.close(self._fd)
         self._tb.close()
         if self._wandb is not None:
+            self._send()
             self._wandb.close()
 
 
@@ -127,6 +208,9 @@ class NullLogger:
 
     def write(self, record: dict[str, Any]) -> dict[str, Any]:
         return {k: _clean(v) for k, v in record.items()}
+
+    def sync(self) -> None:
+        pass
 
     def close(self) -> None:
         pass
