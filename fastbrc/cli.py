@@ -2,8 +2,9 @@
 
 The preset for ``--env`` and the hardware profile supplies every default; any field given on
 the command line overrides it. ``--resume DIR`` continues a run with its own config (only
-the fields in `RESUMABLE_FIELDS` may change). Bad input exits with status 2 and a one-line
-error, never a traceback; a diverged run exits with status 1.
+the fields in `RESUMABLE_FIELDS` may change). Bad input (a run directory another process
+trains in included) exits with status 2 and a one-line error, never a traceback; a diverged
+run, or one that cannot write its run directory (disk full, ...), exits with status 1.
 """
 
 from __future__ import annotations
@@ -49,6 +50,21 @@ class _Parser(argparse.ArgumentParser):
 def _fail(message: str, code: int = 2) -> int:
     print(f"fastbrc: error: {message}", file=sys.stderr)
     return code
+
+
+_EXITING = False  # `main` runs as the process (the console script), not called by a test
+
+
+def _stderr_to_file(path: Path) -> None:
+    """The rest of the process's stderr to `path` (else nowhere): after a failed write,
+    Orbax's threads and TensorBoard's exit handler go on reporting it while Python exits."""
+    sys.stderr.flush()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError:
+        fd = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(fd, 2)
+    os.close(fd)
 
 
 _BORDER = re.compile(r"^[\s│┃|]+|[\s│┃|]+$")
@@ -148,7 +164,7 @@ def train_main(argv: list[str]) -> int:
     from fastbrc.config import Config, ConfigError
     from fastbrc.envs import EnvLoadError
     from fastbrc.presets import describe, preset, resolve_profile
-    from fastbrc.runner import TrainingDiverged, train
+    from fastbrc.runner import RunWriteError, TrainingDiverged, train
 
     try:
         if known.resume:
@@ -180,6 +196,11 @@ def train_main(argv: list[str]) -> int:
         return _fail(str(error))
     except TrainingDiverged as error:
         return _fail(str(error), code=1)
+    except RunWriteError as error:
+        code = _fail(str(error), code=1)
+        if _EXITING:
+            _stderr_to_file(error.error_log)
+        return code
     except KeyboardInterrupt:
         return _fail("interrupted", code=130)
     return 0
@@ -216,6 +237,8 @@ def eval_main(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global _EXITING
+    _EXITING = argv is None
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)

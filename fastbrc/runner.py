@@ -5,14 +5,23 @@ Nothing here runs per environment step: one chunk call covers ``iterations_per_c
 (including the in-graph non-finite flag). Compilation is done ahead of time and timed
 separately from training. Every check of the user's input (config, environment, run
 directory, memory, checkpoint compatibility) happens before anything is written.
+
+A training process holds its run directory's lock (`fastbrc.runlock`) for the whole run. A
+failed write (disk full, permission denied, directory removed) ends the run with one line
+naming the step, the path and the OS error; its traceback goes to ``<run_dir>/errors.log``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
 import shutil
 import signal
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +32,8 @@ from fastbrc import compile_options, memory, parallel, render, transfer
 from fastbrc.checkpoint import CheckpointError, Checkpoints
 from fastbrc.config import Config, ConfigError, validate
 from fastbrc.envs import BatchedEnv
-from fastbrc.logger import MetricsLogger, NullLogger, Progress, import_wandb
+from fastbrc.logger import MetricsLogger, NullLogger, Progress, import_wandb, read_metric_lines
+from fastbrc.runlock import RunLock
 from fastbrc.train import NONFINITE_CHECKS, TrainFns, expand_task_metrics, make_train_fns
 
 # What a run directory holds; --overwrite removes exactly these.
@@ -35,16 +45,70 @@ RUN_ENTRIES = (
     "wandb",
     "wandb_id",
     "videos",
+    "errors.log",
 )
+# Tracebacks of failed writes (and what Orbax prints while a save fails) go here, not to the
+# terminal.
+ERROR_LOG = "errors.log"
 
 # Length cap of the clips --video-every writes, in agent steps.
 VIDEO_MAX_STEPS = 250
 
-__all__ = ["CheckpointError", "TrainingDiverged", "build", "make_envs", "train"]
+__all__ = ["CheckpointError", "RunWriteError", "TrainingDiverged", "build", "make_envs", "train"]
 
 
 class TrainingDiverged(RuntimeError):
     """A loss, Q value or parameter became non-finite (one-line message)."""
+
+
+class RunWriteError(RuntimeError):
+    """Writing the run directory failed: disk full, permission denied, ... (one line).
+    `error_log`: the run's errors.log, where the traceback went."""
+
+    def __init__(self, message: str, error_log: Path):
+        super().__init__(message)
+        self.error_log = error_log
+
+
+def _os_error(error: BaseException) -> BaseException:
+    """The OSError behind `error` (Orbax wraps some), else `error` itself."""
+    seen = error
+    while seen is not None:
+        if isinstance(seen, OSError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return error
+
+
+def _describe(error: BaseException) -> str:
+    """The OS error in `error`, e.g. "No space left on device (errno 28)"."""
+    cause = _os_error(error)
+    if isinstance(cause, OSError) and cause.strerror:
+        return f"{cause.strerror} (errno {cause.errno})"
+    # TensorStore (Orbax's array writer) raises ValueError("... [os_error_code='28']")
+    code = re.search(r"os_error_code='?(\d+)", str(error))
+    if code:
+        number = int(code.group(1))
+        return f"{os.strerror(number)} (errno {number})"
+    return " ".join(f"{type(cause).__name__}: {cause}".split())[:200]
+
+
+def _kept(last_saved: int | None) -> str:
+    if last_saved is None:
+        return "no checkpoint was saved before"
+    return f"checkpoint {last_saved:,} is kept"
+
+
+def log_error(run_dir: Path, error: BaseException) -> str:
+    """Append `error`'s traceback to the run's errors.log; return where it went."""
+    path = run_dir / ERROR_LOG
+    try:
+        with open(path, "a") as f:
+            f.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}\n")
+            f.write("".join(traceback.format_exception(error)))
+    except OSError:
+        return "no traceback kept: errors.log cannot be written either"
+    return f"traceback in {path}"
 
 
 def make_envs(config: Config) -> tuple[BatchedEnv, BatchedEnv]:
@@ -166,6 +230,18 @@ class BackgroundCompile:
         self._thread.join()
 
 
+def _before_first_checkpoint(run_dir: Path, config: Config) -> bool:
+    """Whether the run in `run_dir` was stopped before it saved a checkpoint: no step folder,
+    and no metrics from where its first one would have been (else they were removed)."""
+    folder = run_dir / "checkpoints"
+    if folder.is_dir() and any(p.name.isdigit() for p in folder.iterdir()):
+        return False
+    per_chunk = config.env_steps_per_chunk
+    first = -(-config.checkpoint_every // per_chunk) * per_chunk  # its record comes first
+    lines = read_metric_lines(run_dir / "metrics.jsonl", warn=lambda _: None)
+    return max((step for step, _ in lines), default=0) <= first
+
+
 def _crossed(env_steps: int, per_chunk: int, every: int) -> bool:
     return env_steps // every > (env_steps - per_chunk) // every
 
@@ -178,6 +254,13 @@ def train(
     `resume`: continue the run in `config.run_dir` from its newest good checkpoint.
     `overwrite`: replace the run in `config.run_dir` instead of refusing it.
     """
+    with contextlib.ExitStack() as held:  # the run directory's lock, once taken
+        return _train(config, resume, overwrite, verbose, held)
+
+
+def _train(
+    config: Config, resume: bool, overwrite: bool, verbose: bool, held: contextlib.ExitStack
+) -> dict[str, Any]:
     config = validate(config)
     # multi-host: every process runs this loop on its own devices' envs; process 0 alone
     # writes the run directory's files and prints (Orbax coordinates the checkpoints)
@@ -185,6 +268,12 @@ def train(
     say = print if verbose and primary else (lambda *a, **k: None)
     run_dir = run_dir_of(config)
     check_run_dir(run_dir, resume=resume, overwrite=overwrite)
+    locked = primary and run_dir.is_dir()
+    if locked:
+        # one writer per run directory: a second one stops here, before compiling anything
+        held.enter_context(RunLock(run_dir, warn=say))
+        if resume:
+            read_metric_lines(run_dir / "metrics.jsonl", warn=lambda _: None)  # a bad line
     if config.wandb and primary:
         import_wandb()  # a missing package is reported before anything is written
     videos = config.video_every > 0 and primary
@@ -196,8 +285,12 @@ def train(
             render.check_gl()  # no OpenGL: one line now, not after hours of training
         except render.RenderError as error:
             raise ConfigError(f"--video-every: {error}") from None
+    # a run killed before its first checkpoint starts over: from its seed, that is exact
+    restart = resume and _before_first_checkpoint(run_dir, config)
+    if restart:
+        say(f"fastbrc: {run_dir} has no checkpoint yet; starting it over from 0 env steps")
     source = None
-    if config.init_from and not resume:
+    if config.init_from and (restart or not resume):
         config = transfer.prepare(config)
         source = transfer.load_source(config)
     env, eval_env = make_envs(config)
@@ -219,8 +312,15 @@ def train(
     start = time.perf_counter()
     checkpoints_dir = run_dir / "checkpoints"
     first_chunk = 0
-    if resume:
-        checkpoints = Checkpoints(checkpoints_dir, keep=config.keep_checkpoints)
+
+    def open_checkpoints() -> Checkpoints:
+        error_log = run_dir / ERROR_LOG if primary else None
+        return Checkpoints(
+            checkpoints_dir, keep=config.keep_checkpoints, owner=primary, error_log=error_log
+        )
+
+    if resume and not restart:
+        checkpoints = open_checkpoints()
         restored = checkpoints.restore(abstract, config, warn=say)
         state = restored.state
         if not restored.has_buffer:
@@ -239,10 +339,14 @@ def train(
         lowered_chunk = fns.train_chunk.lower(state)
         say(f"fastbrc: resuming {run_dir} from checkpoint {restored.step:,}")
     else:
+        if primary and not locked:  # a new directory: lock it as it is made
+            run_dir.mkdir(parents=True, exist_ok=True)
+            held.enter_context(RunLock(run_dir, warn=say))
+            check_run_dir(run_dir, resume=False, overwrite=overwrite)  # a run started here?
         if overwrite and primary:
             clear_run_dir(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
-        checkpoints = Checkpoints(checkpoints_dir, keep=config.keep_checkpoints)
+        checkpoints = open_checkpoints()
         # the envs' reset and step are traced here, once; XLA compiles init in the background
         # while the chunk is traced from the state's shapes
         lowered_init = fns.init.lower(key_init)
@@ -285,25 +389,28 @@ def train(
     per_chunk = config.env_steps_per_chunk
     resume_step = first_chunk * per_chunk if resume else None
     logger = (
-        MetricsLogger(run_dir, resume_from_step=resume_step, config=config)
+        MetricsLogger(run_dir, resume_from_step=resume_step, config=config, warn=say)
         if primary
         else NullLogger()
     )
     progress = Progress(config.total_env_steps) if verbose and primary else None
     train_s = 0.0
     last_eval: float | None = None
-    last_saved = first_chunk * per_chunk if resume else None
+    last_saved = first_chunk * per_chunk if resume and not restart else None
     record: dict[str, Any] = {}
 
     def save(state: Any, chunk_index: int) -> None:
         nonlocal last_saved
         env_steps = chunk_index * per_chunk
         try:
+            logger.sync()  # the records up to the checkpoint are on disk before it
             info = checkpoints.save(state, step=env_steps, chunk=chunk_index, config=config)
         except Exception as error:  # noqa: BLE001 - disk full, permissions, ...: one line
-            raise CheckpointError(
-                f"could not save checkpoint {env_steps:,} in {checkpoints.directory}: "
-                f"{type(error).__name__}: {error}"
+            where = log_error(run_dir, error) if primary else "traceback on process 0"
+            raise RunWriteError(
+                f"could not save checkpoint {env_steps:,} to {checkpoints.directory}: "
+                f"{_describe(error)}; {_kept(last_saved)}; {where}",
+                run_dir / ERROR_LOG,
             ) from error
         last_saved = env_steps
         buffer = "with" if config.save_buffer else "without"
@@ -414,11 +521,20 @@ def train(
                     )
                     record["stopped_by"] = "max_wall_s"
                     break
+    except OSError as error:  # metrics.jsonl or TensorBoard could not be written
+        raise RunWriteError(
+            f"could not write to {error.filename or run_dir}: {_describe(error)}; "
+            f"{_kept(last_saved)}; {log_error(run_dir, error)}",
+            run_dir / ERROR_LOG,
+        ) from error
     finally:
+        failing = sys.exc_info()[0] is not None
         eval_compile.close()
         if progress:
             progress.close()
-        logger.close()
+        # after a failed write (a full disk), closing fails too: the first error is the one
+        with contextlib.suppress(OSError) if failing else contextlib.nullcontext():
+            logger.close()
         checkpoints.close()
     if "stopped_by" not in record:
         say(

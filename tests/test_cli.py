@@ -225,8 +225,13 @@ def test_bad_eval_input_is_one_line(finished_run, capsys, args, fragments):
 
 
 def test_resume_without_a_checkpoint_is_refused(tmp_path, capsys):
+    """Its metrics went past its first checkpoint, which is gone: refused, not restarted
+    (tests/test_faults.py restarts one that was killed before its first checkpoint)."""
     run_dir = tmp_path / "empty"
     run_dir.mkdir()
-    (run_dir / "config.json").write_text(Config(env="ProbeBandit").to_json())
+    config = Config(env="ProbeBandit")
+    (run_dir / "config.json").write_text(config.to_json())
+    record = {"env_steps": 2 * config.checkpoint_every}
+    (run_dir / "metrics.jsonl").write_text(json.dumps(record) + "\n")
     code = cli.main(["train", "--resume", str(run_dir), "--total-env-steps", "80"])
     one_line_error(capsys, code, "no checkpoint in")
