@@ -1,7 +1,9 @@
 """Use a trained run: `load_policy` for inference, `evaluate_run` behind `fastbrc eval`.
 
 Both read the run's config.json and one checkpoint (the newest good one by default); only the
-networks and normalisers are restored, never the replay buffer.
+networks and normalisers are restored, never the replay buffer. They only read: a damaged
+checkpoint is skipped with a warning and left in place (a training run may be writing the
+directory; it moves damaged checkpoints aside itself), and they never take the run's lock.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ LONGEST_FIRST = (
     "test_render",  # MJX compile and video encoding
     "test_humanoid",  # HumanoidWalk compile
     "test_checkpoint",  # SIGKILL/SIGTERM subprocesses
+    "test_faults",  # trainers SIGKILLed in subprocesses, failed saves and resumes
 )
 
 
