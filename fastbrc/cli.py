@@ -201,6 +201,8 @@ def train_main(argv: list[str]) -> int:
         if _EXITING:
             _stderr_to_file(error.error_log)
         return code
+    except OSError as error:  # e.g. a read-only metrics.jsonl met when opening the logs
+        return _fail(f"{error.strerror}: {error.filename or error}", code=1)
     except KeyboardInterrupt:
         return _fail("interrupted", code=130)
     return 0

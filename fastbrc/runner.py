@@ -406,10 +406,9 @@ def _train(
             logger.sync()  # the records up to the checkpoint are on disk before it
             info = checkpoints.save(state, step=env_steps, chunk=chunk_index, config=config)
         except Exception as error:  # noqa: BLE001 - disk full, permissions, ...: one line
-            where = log_error(run_dir, error) if primary else "traceback on process 0"
             raise RunWriteError(
                 f"could not save checkpoint {env_steps:,} to {checkpoints.directory}: "
-                f"{_describe(error)}; {_kept(last_saved)}; {where}",
+                f"{_describe(error)}; {_kept(last_saved)}; {log_error(run_dir, error)}",
                 run_dir / ERROR_LOG,
             ) from error
         last_saved = env_steps
