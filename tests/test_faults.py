@@ -176,6 +176,55 @@ def test_a_bad_metrics_line_in_the_middle_stops_resume_with_one_line(straight, t
     assert snapshot(run_dir) == before
 
 
+@pytest.mark.parametrize(
+    "tail, kept",
+    [
+        ('{"env_steps": 2040, "wall_s": 4', [40, 80]),
+        ("\0" * 64, [40, 80]),
+        ('{"env_steps": 2040}\n{"env_st', [40, 80, 2040]),
+    ],
+)
+def test_only_the_last_line_may_be_torn(tmp_path, tail, kept):
+    """A power loss can also leave zeros where the last write's data never reached disk."""
+    from fastbrc.logger import read_metric_lines
+
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"env_steps": 40}\n{"env_steps": 80, "eval/x": null}\n' + tail)
+    said = []
+    assert [step for step, _ in read_metric_lines(path, warn=said.append)] == kept
+    assert len(said) == 1 and "cut short by a kill" in said[0]
+
+
+def test_wandb_gets_only_the_records_a_checkpoint_covers(tmp_path, monkeypatch):
+    """W&B cannot delete: after a kill, the records a resume redoes must not be there."""
+    from types import SimpleNamespace
+
+    from fastbrc import logger as logger_module
+
+    sent = []
+
+    class FakeSink:
+        def __init__(self, run_dir, config, resume):
+            pass
+
+        def write(self, record):
+            sent.append(record["env_steps"])
+
+        def close(self):
+            sent.append("closed")
+
+    monkeypatch.setattr(logger_module, "WandbSink", FakeSink)
+    log = logger_module.MetricsLogger(tmp_path, config=SimpleNamespace(wandb=True))
+    for step in (40, 80):
+        log.write({"env_steps": step, "train/x": 1.0})
+    assert sent == []
+    log.sync()  # the checkpoint at 80
+    log.write({"env_steps": 120, "train/x": 1.0})
+    assert sent == [40, 80]  # a SIGKILL now: 120 is redone by the resume, never sent twice
+    log.close()  # a run that ends normally sends the rest
+    assert sent == [40, 80, 120, "closed"]
+
+
 # -- 3. two writers -------------------------------------------------------------------------
 
 
