@@ -346,10 +346,18 @@ def _any_non_finite(batch: jax.Array) -> jax.Array:
 
 
 def _any_non_finite_leaf(tree: Any, count: int) -> jax.Array:
-    """Per env of a stacked pytree: any non-finite value in a floating-point leaf (bool [count])."""
+    """Per env of a stacked pytree: any non-finite value in a floating-point leaf (bool [count]).
+
+    Leaves without the env axis (MuJoCo Warp's data carries some, e.g. empty or shared
+    buffers) belong to no env and are skipped."""
     bad = jnp.zeros(count, bool)
     for leaf in jax.tree.leaves(tree):
-        if hasattr(leaf, "dtype") and jnp.issubdtype(leaf.dtype, jnp.inexact):
+        if (
+            hasattr(leaf, "dtype")
+            and jnp.issubdtype(leaf.dtype, jnp.inexact)
+            and leaf.ndim >= 1
+            and leaf.shape[0] == count
+        ):
             bad = bad | _any_non_finite(jnp.asarray(leaf))
     return bad
 
@@ -376,6 +384,10 @@ def _cast_like(tree: Any, reference: Any) -> Any:
 
 
 def _where_envs(done: jax.Array, new: jax.Array, old: jax.Array) -> jax.Array:
+    """Per env, `new` where `done` else `old`; a leaf without the env axis (MuJoCo Warp's data
+    carries some) is no env's and stays as it is."""
+    if old.ndim == 0 or old.shape[0] != done.shape[0]:
+        return old
     mask = jnp.reshape(done, done.shape + (1,) * (old.ndim - 1))
     return jnp.where(mask, new, old).astype(old.dtype)
 
