@@ -3,8 +3,10 @@
 #   docker build -t fastbrc .
 #   docker run --gpus all -v "$PWD/runs:/work/runs" fastbrc                  # HumanoidWalk
 #   docker run --gpus all -v "$PWD/runs:/work/runs" fastbrc train --env humanoid-dmc
-# JAX's CUDA 12 wheels bring their own CUDA libraries; the base image only has to carry the
-# NVIDIA container runtime's settings, so it is the small "base" flavour.
+# JAX's CUDA 12 wheels (the `cuda12` extra) bring their own CUDA libraries; the base image only
+# has to carry the NVIDIA container runtime's settings, so it is the small "base" flavour.
+# CUDA 12 rather than 13 because it serves the most drivers: R525 and newer, where the
+# `cuda13` extra needs R580+ (`uv sync --extra cuda13` in a checkout on such a machine).
 FROM nvidia/cuda:12.8.1-base-ubuntu24.04
 
 # Pinned uv (a static binary) from its official image.
@@ -35,7 +37,7 @@ WORKDIR /opt/fastbrc
 # 1. Dependencies only (this layer is rebuilt only when pyproject.toml or uv.lock change).
 COPY pyproject.toml uv.lock ./
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --extra cuda --no-install-project --python /usr/bin/python3
+    uv sync --frozen --no-dev --extra cuda12 --no-install-project --python /usr/bin/python3
 
 # 2. MuJoCo Menagerie at the commit Playground pins, so G1/T1/H1 work offline at run time
 #    (a shallow fetch of that one commit instead of Playground's full clone).
@@ -50,10 +52,9 @@ RUN MENAGERIE="$(python -c 'from mujoco_playground._src import mjx_env; print(mj
 # 3. The project itself (the only layer a source change rebuilds).
 COPY README.md ./
 COPY fastbrc ./fastbrc
-COPY envs ./envs
 COPY benchmarks ./benchmarks
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --extra cuda --no-editable --python /usr/bin/python3 \
+    uv sync --frozen --no-dev --extra cuda12 --no-editable --python /usr/bin/python3 \
     && fastbrc --help > /dev/null
 
 # Unprivileged user with uid 1000 (the usual first user of a host, so files written to a

@@ -53,7 +53,7 @@ def test_dependency_layer_comes_before_the_source():
     copy_lock = index(lambda op, args: op == "COPY" and "uv.lock" in args)
     assert copy_lock < deps < menagerie < source
     syncs = [args for op, args in instructions() if op == "RUN" and "uv sync" in args]
-    assert len(syncs) == 2 and all("--frozen" in s and "--extra cuda" in s for s in syncs)
+    assert len(syncs) == 2 and all("--frozen" in s and "--extra cuda12" in s for s in syncs)
 
 
 def test_runtime_settings():
