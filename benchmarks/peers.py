@@ -147,6 +147,9 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 RESULTS_DIR = HERE / "results"
+# The peers' own environment (benchmarks/peers/pyproject.toml, jax 0.9.2 for Brax's training
+# agents), made by `make peers-env`; the fastbrc trainer runs from the harness's interpreter.
+PEERS_PYTHON = HERE / "peers" / ".venv" / "bin" / "python"
 TRAINERS = ("fastbrc", "brax_sac", "brax_ppo")
 PEERS = ("brax_sac", "brax_ppo")
 DEFAULT_EVALS = 12
@@ -848,6 +851,15 @@ def run_fastbrc(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _version(name: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def worker(spec_path: Path) -> int:
     """Run one trainer (a subprocess of the parent) and write its result JSON."""
     sys.path.insert(0, str(HERE.parent))
@@ -864,11 +876,34 @@ def worker(spec_path: Path) -> int:
         result = {"status": "failed", "error": f"{type(error).__name__}: {error}"}
     result["worker_wall_s"] = time.perf_counter() - tick
     result["machine"] = machine_info()
+    result["environment"] = {  # Brax's agents run in the peers' own environment (jax 0.9.2)
+        "python": sys.executable,
+        "jax": result["machine"].get("jax") or _version("jax"),
+    }
     Path(spec["result"]).write_text(json.dumps(result, indent=2, default=_json_default) + "\n")
     return 0 if result["status"] != "failed" else 1
 
 
 # ----------------------------------------------------------------------------- parent side
+def trainer_python(name: str) -> str:
+    """The interpreter a trainer runs in: the peers' environment for Brax's agents (made on
+    first use with `make peers-env`), this one for fastbrc. UsageError if it cannot be made."""
+    if name == "fastbrc":
+        return sys.executable
+    if not PEERS_PYTHON.exists():
+        _say("creating the peers' environment (make peers-env, once) ...")
+        proc = subprocess.run(
+            ["make", "--no-print-directory", "-C", str(HERE.parent), "peers-env"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0 or not PEERS_PYTHON.exists():
+            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise UsageError(f"the peers' environment could not be made (make peers-env): {last}")
+    return str(PEERS_PYTHON)
+
+
 def run_worker(spec: dict[str, Any], scratch: Path, timeout_s: float) -> dict[str, Any]:
     """One trainer in a fresh Python process; its output goes to our stderr."""
     name = spec["trainer"]
@@ -876,7 +911,12 @@ def run_worker(spec: dict[str, Any], scratch: Path, timeout_s: float) -> dict[st
     result_path = scratch / f"{name}-result.json"
     spec = {**spec, "result": str(result_path)}
     spec_path.write_text(json.dumps(spec, indent=2))
-    command = [sys.executable, str(Path(__file__).resolve()), "--worker", str(spec_path)]
+    try:
+        python = trainer_python(name)
+    except UsageError as error:
+        _say(f"{name}: {error}")
+        return {"status": "failed", "error": str(error), "process_wall_s": 0.0}
+    command = [python, str(Path(__file__).resolve()), "--worker", str(spec_path)]
     tail: collections.deque[str] = collections.deque(maxlen=40)
     tick = time.perf_counter()
     proc = subprocess.Popen(

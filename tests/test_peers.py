@@ -168,6 +168,13 @@ def test_peer_harness_runs_every_trainer_and_writes_json(tmp_path):
         assert entry["config"]["num_eval_envs"] == 4 and entry["config"]["episode_length"] == 1000
         assert entry["curve"][0]["env_steps"] == 0  # Brax's untrained eval
     assert report["trainers"]["brax_sac"]["dropped"] == ["num_resets_per_eval"]
+    # Brax's agents ran in the peers' own environment (jax 0.9.2), fastbrc in this one
+    for name in peers.PEERS:
+        environment = report["trainers"][name]["environment"]
+        assert environment["python"] == str(peers.PEERS_PYTHON) and environment["jax"] == "0.9.2"
+    import jax
+
+    assert report["trainers"]["fastbrc"]["environment"]["jax"] == jax.__version__
     summary = report["summary"]
     assert summary["threshold"] == max(report["trainers"][n]["final_return"] for n in peers.PEERS)
     assert summary["best_peer"] in peers.PEERS
