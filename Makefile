@@ -1,30 +1,113 @@
 # Two commands are the whole set-up: `make train` and `make test`.
 # Needs only python3, make and git. uv comes from PATH, or from `python3 -m uv`, or is
 # bootstrapped into .tools/ (a private venv, so PEP 668 system Pythons are fine too).
-PYTHON ?= python3
+#
+# Pythons: the main .venv uses Python 3.12 where one is found (python3.12 on PATH, or pyenv's),
+# else python3: uv.lock forks by Python version and 3.12+ gets the newest JAX (0.11+ needs
+# 3.12). The compatibility job (part of `make test`) runs the trainer's core tests on the
+# oldest supported JAX (Python 3.11, PY311) and on the GPU machine's stack (jax 0.11.2,
+# Python 3.12, the device bundle installed with pip --target: PY312).
+find_python = $(shell for p in python$(1) $$(pyenv root 2>/dev/null)/versions/$(1)*/bin/python$(1); do \
+	"$$p" -c '' >/dev/null 2>&1 && { command -v "$$p" || echo "$$p"; } && break; done)
+PY311 ?= $(call find_python,3.11)
+PY312 ?= $(call find_python,3.12)
+PYTHON ?= $(or $(PY312),python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
 ARGS ?=
 TEST_WORKERS ?= 2
-UV := $(shell command -v uv 2>/dev/null || ($(PYTHON) -m uv --version >/dev/null 2>&1 && echo "$(PYTHON) -m uv") || echo .tools/bin/uv)
+# COMPAT=0 skips the compatibility job (e.g. on a machine without Python 3.11 and 3.12).
+COMPAT ?= 1
+UV := $(shell command -v uv 2>/dev/null || (python3 -m uv --version >/dev/null 2>&1 && echo "python3 -m uv") || echo .tools/bin/uv)
 
-.PHONY: train test bench clean
+PEERS_STAMP := benchmarks/peers/.venv/.installed
+COMPAT_DIR := .venv-compat
+OLDEST_STAMP := $(COMPAT_DIR)/oldest/.installed
+GPU_STAMP := $(COMPAT_DIR)/gpu/.installed
+BUNDLE_STAMP := benchmarks/device/wheels/.fetched
+# The trainer's core tests: projection, replay, a probe learning test, the chunk traced once,
+# a HumanoidWalk smoke chunk, checkpoint save/restore (SIGKILL + exact resume).
+COMPAT_TESTS := tests/test_distributional.py tests/test_replay.py tests/test_compat.py \
+	tests/test_train.py::test_chunk_is_traced_once_and_same_seed_gives_identical_numbers \
+	tests/test_train.py::test_bandit_probe_learns_optimal_action_and_value \
+	tests/test_humanoid.py::test_humanoid_walk_two_chunks_have_finite_losses \
+	tests/test_checkpoint.py::test_sigkill_then_resume_equals_the_uninterrupted_run
 
-$(STAMP): pyproject.toml uv.lock
-	@if [ "$(UV)" = ".tools/bin/uv" ] && [ ! -x .tools/bin/uv ]; then \
-		$(PYTHON) -m venv .tools && .tools/bin/pip install --quiet uv; fi
-	$(UV) sync --frozen
+.PHONY: train test test-main compat compat-oldest compat-gpu peers-env device-bundle \
+	device-rehearsal bench clean
+
+# Bootstrapped only when uv is neither on PATH nor importable (UV is then .tools/bin/uv).
+UV_BOOTSTRAP := $(filter .tools/bin/uv,$(UV))
+.tools/bin/uv:
+	python3 -m venv .tools && .tools/bin/pip install --quiet uv
+
+$(STAMP): pyproject.toml uv.lock | $(UV_BOOTSTRAP)
+	$(UV) sync --frozen --python $(PYTHON)
 	@touch $(STAMP)
 
 train: $(STAMP)  ## train the default humanoid (HumanoidWalk) with the preset for this hardware
 	$(VENV)/bin/fastbrc train --env HumanoidWalk $(ARGS)
 
-test: $(STAMP)  ## the whole test suite (CPU), on TEST_WORKERS processes
-	$(VENV)/bin/ruff check fastbrc envs benchmarks tests
+test: test-main  ## the whole test suite (CPU), then the compatibility job
+	@if [ "$(COMPAT)" = 1 ]; then $(MAKE) --no-print-directory -j2 --output-sync=target compat; \
+	else echo "make test: compatibility job skipped (COMPAT=$(COMPAT))"; fi
+
+test-main: $(STAMP) $(PEERS_STAMP)  ## the suite on the locked set, on TEST_WORKERS processes
+	$(VENV)/bin/ruff check fastbrc benchmarks tests
 	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile tests $(ARGS)
+
+# ------------------------------------------------------------------ peers' own environment
+peers-env: $(PEERS_STAMP)  ## Brax's training agents (jax 0.9.2) for benchmarks/peers.py
+$(PEERS_STAMP): benchmarks/peers/pyproject.toml benchmarks/peers/uv.lock | $(UV_BOOTSTRAP)
+	$(UV) sync --frozen --project benchmarks/peers --python $(PYTHON)
+	@touch $@
+
+# ------------------------------------------------------------------ compatibility job
+compat: compat-oldest compat-gpu  ## core tests on the oldest JAX and on the GPU machine's stack
+
+compat-oldest: $(OLDEST_STAMP)
+	$(COMPAT_DIR)/oldest/bin/python -c 'import jax; print("compat: jax", jax.__version__)'
+	$(COMPAT_DIR)/oldest/bin/python -m pytest -q -p no:cacheprovider -o addopts= $(COMPAT_TESTS)
+
+$(OLDEST_STAMP): pyproject.toml uv.lock tests/compat/oldest.txt | $(UV_BOOTSTRAP)
+	@[ -n "$(PY311)" ] || { echo "make: no Python 3.11 found for the oldest-JAX job; pass PY311=/path/to/python3.11, or COMPAT=0 to skip the compatibility job" >&2; exit 2; }
+	rm -rf $(COMPAT_DIR)/oldest && mkdir -p $(COMPAT_DIR)
+	$(UV) venv --quiet --python $(PY311) $(COMPAT_DIR)/oldest
+	$(UV) export --quiet --frozen --no-hashes --no-emit-project --only-group dev -o $(COMPAT_DIR)/dev.txt
+	$(UV) export --quiet --frozen --no-hashes --no-emit-project --no-dev -o $(COMPAT_DIR)/lock.txt
+	$(UV) pip install --quiet --python $(COMPAT_DIR)/oldest -r $(COMPAT_DIR)/lock.txt \
+		-r $(COMPAT_DIR)/dev.txt --overrides tests/compat/oldest.txt
+	$(UV) pip install --quiet --python $(COMPAT_DIR)/oldest --no-deps -e .
+	@touch $@
+
+compat-gpu: $(GPU_STAMP)
+	$(COMPAT_DIR)/gpu/bin/python -c 'import jax, sys; print("compat: jax", jax.__version__, sys.version.split()[0])'
+	PYTHONPATH=$(CURDIR)/$(COMPAT_DIR)/gpu-site:$(CURDIR) $(COMPAT_DIR)/gpu/bin/python -m pytest \
+		-q -p no:cacheprovider -o addopts= $(COMPAT_TESTS)
+
+# Built like the GPU machine: Python 3.12, jax 0.11.2 with flax/optax/orbax from the index,
+# nothing else but pytest; everything else comes from the device bundle (pip --no-deps
+# --target), so an import the bundle lacks fails here, not on the GPU.
+$(GPU_STAMP): benchmarks/device/gpu-base.txt $(BUNDLE_STAMP) | $(UV_BOOTSTRAP)
+	@[ -n "$(PY312)" ] || { echo "make: no Python 3.12 found for the GPU-stack job; pass PY312=/path/to/python3.12, or COMPAT=0 to skip the compatibility job" >&2; exit 2; }
+	rm -rf $(COMPAT_DIR)/gpu $(COMPAT_DIR)/gpu-site && mkdir -p $(COMPAT_DIR)
+	$(UV) venv --quiet --python $(PY312) --seed $(COMPAT_DIR)/gpu
+	$(UV) pip install --quiet --python $(COMPAT_DIR)/gpu -r benchmarks/device/gpu-base.txt
+	$(COMPAT_DIR)/gpu/bin/python -m pip install -q --no-index --no-deps --no-compile \
+		--target $(COMPAT_DIR)/gpu-site benchmarks/device/wheels/*.whl
+	@touch $@
+
+# ------------------------------------------------------------------ GPU device check
+device-bundle: $(BUNDLE_STAMP)  ## wheels the GPU machine lacks (benchmarks/device/wheels/)
+$(BUNDLE_STAMP): benchmarks/device/bundle.txt uv.lock benchmarks/device/fetch_bundle.py
+	$(or $(PY312),python3) benchmarks/device/fetch_bundle.py
+
+device-rehearsal: $(GPU_STAMP)  ## the GPU check's commands, shrunk, on this CPU (GPU-like env)
+	PYTHON=$(CURDIR)/$(COMPAT_DIR)/gpu/bin/python SITE=$(CURDIR)/$(COMPAT_DIR)/gpu-site \
+		bash benchmarks/device/check.sh all --small
 
 bench: $(STAMP)  ## throughput benchmark on this machine (writes benchmarks/results/)
 	$(VENV)/bin/python benchmarks/throughput.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache
+	rm -rf $(VENV) .tools .pytest_cache $(COMPAT_DIR) benchmarks/peers/.venv

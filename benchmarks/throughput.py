@@ -94,6 +94,7 @@ class Args:
     impl: str
     replay_capacity_per_env: int | None
     seed: int
+    deadline_s: float | None
 
 
 def _split_list(values: Sequence[str]) -> list[str]:
@@ -149,6 +150,13 @@ def parse_args(argv: Sequence[str] | None = None) -> Args:
         help="fix the per-env replay capacity. Default: keep the preset's total capacity",
     )
     parser.add_argument("--seed", type=int, default=0, help="PRNG seed. Default: %(default)s")
+    parser.add_argument(
+        "--deadline-s",
+        type=float,
+        default=None,
+        help="start no row after this many seconds since the script started (rows left out "
+        "are recorded as skipped); for calls with a time limit, e.g. the GPU device check",
+    )
     ns = parser.parse_args(argv)
     if ns.iterations is not None and ns.iterations < 1:
         parser.error("--iterations must be >= 1")
@@ -177,6 +185,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Args:
         impl=ns.impl,
         replay_capacity_per_env=ns.replay_capacity_per_env,
         seed=ns.seed,
+        deadline_s=ns.deadline_s,
     )
 
 
@@ -453,8 +462,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"envs {list(args.envs)}, num_envs {list(num_envs_list)}, repeats {args.repeats}"
     )
     rows: list[dict[str, Any]] = report["rows"]
+    started = time.perf_counter()
     for env in args.envs:
         for num_envs in num_envs_list:
+            elapsed = time.perf_counter() - started
+            if args.deadline_s is not None and elapsed > args.deadline_s:
+                _say(f"{env} num_envs={num_envs} skipped: {elapsed:.0f} s > --deadline-s")
+                report.setdefault("skipped", []).append(
+                    {"env": env, "num_envs": num_envs, "reason": "--deadline-s passed"}
+                )
+                continue
             config = bench_config(
                 env,
                 profile,
@@ -465,9 +482,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             try:
                 rows.append(run_row(config, args.repeats, args.seed))
-            except Exception:  # keep the sweep going (e.g. out of memory at the largest size)
-                error = traceback.format_exc()
-                _say(f"{env} num_envs={num_envs} failed:\n{error}")
+            except Exception as exc:  # keep the sweep going (e.g. out of memory at a size)
+                error = traceback.format_exc()  # whole, in the JSON; one line on the terminal
+                first = (str(exc).strip().splitlines() or [""])[0][:200]
+                _say(f"{env} num_envs={num_envs} failed: {type(exc).__name__}: {first}")
                 rows.append(
                     {
                         "env": config.env,

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# The GPU device check: fastbrc on the lent GPU machine, in calls of at most 5 minutes.
+#
+#   bash benchmarks/device/check.sh throughput   # 1. throughput sweep (about 4-5 min)
+#   bash benchmarks/device/check.sh learning     # 2. a 4-minute HumanoidWalk learning run
+#   bash benchmarks/device/check.sh all --small  # the CPU rehearsal: both, sizes shrunk
+#
+# On the GPU machine (Python 3.12, jax 0.11.2, flax, optax, orbax preinstalled, no network),
+# carry benchmarks/device/wheels (make device-bundle) and run from the repository root; the
+# wheels are installed with pip --no-deps --target into $SITE (default /tmp/fastbrc-site) and
+# put first on PYTHONPATH with the repository (fastbrc runs from the source tree). JSON goes
+# to $OUT (the device tool brings that folder back), else to runs/device-check/.
+# One line and the next step, never a traceback, for: no GPU (without --small), a missing
+# wheel, a row that fails (out of memory at a size: the sweep goes on to the next row).
+#
+# Knobs: PYTHON (default python3), SITE, BUDGET_S (each step's wall-clock budget, default
+# 270 s, under the 5-minute call), JAX_COMPILATION_CACHE_DIR (default /tmp/fastbrc-jax-cache,
+# so a rerun within the machine's life skips compiles).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+step=${1:-}
+small=0
+[[ "${2:-}" == "--small" ]] && small=1
+case "$step" in
+    throughput | learning | all) ;;
+    *) echo "check.sh: usage: check.sh throughput|learning|all [--small]" >&2; exit 2 ;;
+esac
+
+PYTHON=${PYTHON:-python3}
+SITE=${SITE:-/tmp/fastbrc-site}
+BUDGET_S=${BUDGET_S:-270}
+out=${OUT:-runs/device-check}
+mkdir -p "$out"
+export XLA_PYTHON_CLIENT_PREALLOCATE=false
+export JAX_COMPILATION_CACHE_DIR=${JAX_COMPILATION_CACHE_DIR:-/tmp/fastbrc-jax-cache}
+export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=1
+export PYTHONUNBUFFERED=1
+say() { echo "check.sh: $*" >&2; }
+
+# 1. The bundle: installed once per machine (a marker remembers which bundle).
+wheels=benchmarks/device/wheels
+if [[ ! -f "$wheels/MANIFEST.json" ]]; then
+    say "no bundle at $wheels (run 'make device-bundle' here and carry that folder)"
+    exit 2
+fi
+if ! cmp -s "$wheels/MANIFEST.json" "$SITE/.bundle-manifest.json" 2>/dev/null; then
+    if ! log=$("$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
+        --upgrade --target "$SITE" "$wheels"/*.whl 2>&1); then
+        say "installing the bundle failed: $(echo "$log" | grep -v '^\s*$' | tail -n 1)"
+        exit 2
+    fi
+    cp "$wheels/MANIFEST.json" "$SITE/.bundle-manifest.json"
+fi
+export PYTHONPATH="$SITE:$PWD${PYTHONPATH:+:$PYTHONPATH}"
+
+# 2. What is there: the stack, and whether JAX sees a GPU.
+if ! facts=$("$PYTHON" - <<'EOF' 2>&1
+import sys, jax
+import fastbrc.envs, mujoco, mujoco_playground  # noqa: F401 (the bundle imports)
+d = jax.devices()[0]
+print(f"python {sys.version.split()[0]} jax {jax.__version__} mujoco {mujoco.__version__} "
+      f"backend {jax.default_backend()} device {d.device_kind} x {jax.device_count()}")
+EOF
+); then
+    say "the stack does not import: $(echo "$facts" | tail -n 1)"
+    exit 2
+fi
+facts=$(echo "$facts" | tail -n 1)
+say "$facts"
+if [[ $small == 0 && "$facts" != *"backend gpu"* ]]; then
+    say "JAX sees no GPU; pass --small for the CPU rehearsal"
+    exit 2
+fi
+
+status=0
+run_throughput() {
+    if [[ $small == 1 ]]; then
+        sizes=(--num-envs 8,16 --iterations 2 --repeats 1 --replay-capacity-per-env 256)
+    else
+        sizes=(--num-envs 1024,4096,8192 --iterations 50 --repeats 2)
+    fi
+    say "throughput: HumanoidWalk ${sizes[*]} (no row starts after $((BUDGET_S - 90)) s)"
+    local started=$SECONDS
+    "$PYTHON" benchmarks/throughput.py --envs HumanoidWalk --profile gpu "${sizes[@]}" \
+        --deadline-s "$((BUDGET_S - 90))" --out "$out/device-throughput.json" || status=1
+    # One G1JoystickFlatTerrain row (placeholder visual meshes when Menagerie is absent:
+    # physics identical, tests/test_placeholder_meshes.py), if the time left allows it.
+    local g1=(--num-envs 4096 --iterations 50 --repeats 2)
+    [[ $small == 1 ]] && g1=(--num-envs 8 --iterations 2 --repeats 1 --replay-capacity-per-env 256)
+    if (( SECONDS - started > BUDGET_S - 90 )); then
+        say "throughput: G1JoystickFlatTerrain skipped: $((SECONDS - started)) s already spent"
+        return
+    fi
+    "$PYTHON" benchmarks/device/placeholder_meshes.py >&2 || { status=1; return; }
+    say "throughput: G1JoystickFlatTerrain ${g1[*]}"
+    "$PYTHON" benchmarks/throughput.py --envs G1JoystickFlatTerrain --profile gpu "${g1[@]}" \
+        --out "$out/device-throughput-G1.json" || status=1
+}
+run_learning() {
+    if [[ $small == 1 ]]; then
+        sizes=(--num-envs 16 --batch-size 512 --replay-capacity-per-env 512
+            --iterations-per-chunk 20 --eval-every-env-steps 640 --num-eval-envs 4
+            --max-wall-s 60)
+    else
+        # 3.5 minutes of training wall-clock, compile and evaluations included; an eval every ~1M env steps
+        sizes=(--eval-every-env-steps 1000000 --max-wall-s 210)
+    fi
+    for env in HumanoidWalk; do
+        say "learning: $env, GPU preset ${sizes[*]}"
+        "$PYTHON" benchmarks/learning.py --env "$env" --profile gpu --total-env-steps 1000000000 \
+            --run-dir "/tmp/fastbrc-device-$env" --out "$out/device-learning-$env.json" \
+            --checkpoint-every 1000000000000 --no-save-buffer "${sizes[@]}" || status=1
+    done
+}
+
+case "$step" in
+    throughput) run_throughput ;;
+    learning) run_learning ;;
+    all) run_throughput; run_learning ;;
+esac
+say "done (status $status); JSON in $out"
+exit $status
