@@ -6,7 +6,8 @@ Run from the repository root on any JAX backend (CPU here, a GPU elsewhere)::
     python benchmarks/peers.py --env CartpoleBalance --budget-s 20 --tiny --out /tmp/p.json
 
 Trainers (``--trainers``, run in this order, each in a fresh subprocess so that compile
-caches and memory do not carry over; the JSON and PNG are rewritten after every trainer):
+caches and memory do not carry over; the JSON and PNG are rewritten after every trainer;
+default ``fastbrc,brax_sac,brax_ppo``, ``fasttd3`` only when named):
 
 ``fastbrc``
     ``preset(env, profile)`` (``--profile auto``: ``cpu`` on the CPU, else ``gpu``) with
@@ -22,6 +23,21 @@ caches and memory do not carry over; the JSON and PNG are rewritten after every 
     ``dropped`` (Playground's SAC config carries ``num_resets_per_eval``, which Brax 0.14.2's
     ``sac.train`` has no argument for). A trainer with no published config (e.g. SAC on a
     locomotion task) is recorded as skipped.
+``fasttd3``
+    FastTD3 (PyTorch, younggyoseo/FastTD3) from a checkout at the pinned commit
+    (``--fasttd3-src DIR``, or ``FASTTD3_SRC``; default ``../shared/peers/FastTD3-229ed59``
+    beside the repository), checked by content hash; its networks, replay buffer and
+    normaliser imported unchanged, its Playground wrapper, ``main()`` loop and evaluation
+    replaced by ``benchmarks/fasttd3_adapter.py`` (which says what and why; the JSON lists it
+    under ``replaced``). Config: the one FastTD3's ``get_args`` picks for the task (its
+    Playground defaults, or e.g. ``CheetahRunArgs``); on a CPU 64 envs, batch 1,024, fp32,
+    no torch.compile (every change with its reason under ``changes``). It runs in its own
+    interpreter: ``FASTTD3_PYTHON`` if set (the GPU machine: torch preinstalled), else
+    ``benchmarks/peers/.venv-fasttd3`` (Python 3.11, torch 2.13 CPU + tensordict + the peers'
+    JAX stack, made with pip on first use: ``benchmarks/peers/make_fasttd3_env.py``). No
+    checkout, a wrong commit, or no torch: one line, the trainer is recorded as skipped and
+    the others run. A crash of FastTD3 is a result (status ``crashed``, the error and where;
+    the curve ends at its last evaluation, the plot marks the crash).
 
 Scaling (``--scale S``, default 16 on the CPU, 1 elsewhere): the published configs assume a
 GPU. PPO's update round (one ``training_step``) is ``batch_size x unroll_length x
@@ -145,13 +161,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import fasttd3_adapter  # benchmarks/ (imports no torch at module level)
+
 HERE = Path(__file__).resolve().parent
 RESULTS_DIR = HERE / "results"
 # The peers' own environment (benchmarks/peers/pyproject.toml, jax 0.9.2 for Brax's training
 # agents), made by `make peers-env`; the fastbrc trainer runs from the harness's interpreter.
 PEERS_PYTHON = HERE / "peers" / ".venv" / "bin" / "python"
-TRAINERS = ("fastbrc", "brax_sac", "brax_ppo")
-PEERS = ("brax_sac", "brax_ppo")
+# FastTD3's environment (torch): $FASTTD3_PYTHON, else this one, made on first use.
+FASTTD3_PYTHON = HERE / "peers" / ".venv-fasttd3" / "bin" / "python"
+TRAINERS = ("fastbrc", "brax_sac", "brax_ppo")  # the default --trainers
+ALL_TRAINERS = (*TRAINERS, "fasttd3")
+PEERS = ("brax_sac", "brax_ppo")  # the Brax trainers (--scale)
+COMPARED = (*PEERS, "fasttd3")  # the peers fastbrc is timed against (threshold)
 DEFAULT_EVALS = 12
 DEFAULT_NUM_EVAL_ENVS = 16
 DEFAULT_SCALE = {"cpu": 16, "accelerator": 1}
@@ -163,8 +185,13 @@ DEFAULT_SCALE = {"cpu": 16, "accelerator": 1}
 # points, and so more chances to catch a peak of an oscillating curve. "accelerator": rough
 # guesses.
 DEFAULT_SPS: dict[str, dict[str, float]] = {
-    "cpu": {"fastbrc": 1_800.0, "brax_sac": 1_400.0, "brax_ppo": 8_000.0},
-    "accelerator": {"fastbrc": 50_000.0, "brax_sac": 20_000.0, "brax_ppo": 500_000.0},
+    "cpu": {"fastbrc": 1_800.0, "brax_sac": 1_400.0, "brax_ppo": 8_000.0, "fasttd3": 150.0},
+    "accelerator": {
+        "fastbrc": 50_000.0,
+        "brax_sac": 20_000.0,
+        "brax_ppo": 500_000.0,
+        "fasttd3": 12_000.0,  # its published end-to-end rate at 1,024 envs (A100)
+    },
 }
 # --tiny: every trainer shrunk to a smoke test (same eval protocol).
 TINY: dict[str, dict[str, Any]] = {
@@ -196,7 +223,8 @@ TINY: dict[str, dict[str, Any]] = {
         network_factory=dict(policy_hidden_layer_sizes=(16, 16), value_hidden_layer_sizes=(32, 32)),
     ),
 }
-TINY_SPS = {"fastbrc": 3_000.0, "brax_sac": 1_500.0, "brax_ppo": 10_000.0}
+TINY["fasttd3"] = dict(fasttd3_adapter.TINY)
+TINY_SPS = {"fastbrc": 3_000.0, "brax_sac": 1_500.0, "brax_ppo": 10_000.0, "fasttd3": 400.0}
 DEFINITIONS = {
     "env_steps": "agent steps summed over training envs (Brax's counts / action_repeat)",
     "wall_s": "seconds since the trainer was called with the env loaded; includes "
@@ -209,7 +237,7 @@ DEFINITIONS = {
     "final_return": "eval return of the last eval point (the run's end)",
     "return_at_budget": "eval return of the last eval point with wall_s <= budget_s",
     "best_return": "max eval return over the curve",
-    "threshold": "--threshold, default max over brax_sac/brax_ppo of final_return",
+    "threshold": "--threshold, default max over brax_sac/brax_ppo/fasttd3 of final_return",
     "time_to_threshold_s": "wall_s of the first eval point with eval_return >= threshold",
     "fastbrc_over_best_peer_time": "fastbrc time_to_threshold_s / min over peers",
 }
@@ -232,9 +260,9 @@ def parse_sps(text: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, sep, value = item.partition("=")
-        if not sep or name.strip() not in TRAINERS:
+        if not sep or name.strip() not in ALL_TRAINERS:
             raise UsageError(
-                f"--sps wants trainer=rate pairs ({', '.join(TRAINERS)}), got {item!r}"
+                f"--sps wants trainer=rate pairs ({', '.join(ALL_TRAINERS)}), got {item!r}"
             )
         try:
             rate = float(value)
@@ -286,15 +314,21 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tiny", action="store_true", help="shrink every trainer (smoke test)")
     parser.add_argument("--out", type=Path, default=None, help="JSON path (PNG next to it)")
     parser.add_argument("--run-root", type=Path, default=None, help="keep fastbrc's run here")
+    parser.add_argument(
+        "--fasttd3-src",
+        default=None,
+        help="FastTD3 checkout at commit 229ed59 (default: $FASTTD3_SRC, else "
+        "../shared/peers/FastTD3-229ed59 beside the repository)",
+    )
     parser.add_argument("--worker", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker is not None:
         return args
     trainers = [t.strip() for t in args.trainers.split(",") if t.strip()]
-    unknown = [t for t in trainers if t not in TRAINERS]
+    unknown = [t for t in trainers if t not in ALL_TRAINERS]
     if unknown or not trainers or len(set(trainers)) != len(trainers):
         raise UsageError(
-            f"--trainers {args.trainers!r}: name each of {', '.join(TRAINERS)} at most once"
+            f"--trainers {args.trainers!r}: name each of {', '.join(ALL_TRAINERS)} at most once"
         )
     args.trainers = trainers
     if not args.budget_s > 0:
@@ -347,11 +381,11 @@ def summarize(report: dict[str, Any], threshold: float | None) -> dict[str, Any]
     done = {
         name: entry
         for name, entry in report["trainers"].items()
-        if entry.get("status") == "ok" and entry.get("curve")
+        if entry.get("status") in ("ok", "crashed") and entry.get("curve")
     }
     source = "--threshold"
     if threshold is None:
-        finals = {n: done[n]["final_return"] for n in PEERS if n in done}
+        finals = {n: done[n]["final_return"] for n in COMPARED if n in done}
         finals = {n: v for n, v in finals.items() if _finite(v)}
         if finals:
             best = max(finals, key=finals.__getitem__)
@@ -371,7 +405,7 @@ def summarize(report: dict[str, Any], threshold: float | None) -> dict[str, Any]
         }
     peer_times = {
         n: rows[n]["time_to_threshold_s"]
-        for n in PEERS
+        for n in COMPARED
         if n in rows and rows[n]["time_to_threshold_s"] is not None
     }
     best_peer = min(peer_times, key=peer_times.__getitem__) if peer_times else None
@@ -443,7 +477,12 @@ def plot(report: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colors = {"fastbrc": "tab:red", "brax_sac": "tab:blue", "brax_ppo": "tab:green"}
+    colors = {
+        "fastbrc": "tab:red",
+        "brax_sac": "tab:blue",
+        "brax_ppo": "tab:green",
+        "fasttd3": "tab:purple",
+    }
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     threshold = report["summary"]["threshold"]
     for name, entry in report["trainers"].items():
@@ -451,6 +490,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
         if not curve:
             continue
         y = [p["eval_return"] for p in curve]
+        crash = entry.get("crash") if entry.get("status") == "crashed" else None
         for ax, key in zip(axes, ("wall_s", "env_steps"), strict=True):
             ax.plot(
                 [p[key] for p in curve],
@@ -460,6 +500,11 @@ def plot(report: dict[str, Any], path: Path) -> None:
                 label=name,
                 color=colors.get(name),
             )
+            if crash:  # the curve ends at the last eval; an x where the run crashed
+                ax.plot([p[key] for p in curve[-1:]] + [crash[key]], y[-1:] * 2, ":",
+                        color=colors.get(name))  # fmt: skip
+                ax.plot([crash[key]], y[-1:], "x", markersize=9, color=colors.get(name),
+                        label=f"{name} crashed: {crash['error'][:40]}")  # fmt: skip
     axes[0].axvline(report["budget_s"], color="gray", linestyle=":", label="budget")
     for ax, label in zip(axes, ("wall-clock seconds", "env steps"), strict=True):
         if threshold is not None:
@@ -471,7 +516,8 @@ def plot(report: dict[str, Any], path: Path) -> None:
             ax.legend(fontsize=8)
     machine = report.get("machine") or {}
     fig.suptitle(
-        f"{report['env']}: {report['budget_s']:g} s per trainer on {machine_tag(machine)}",
+        f"{report['env']}: {report['budget_s']:g} s per trainer on {machine_tag(machine)}"
+        f"{' (' + machine['cpu_model'] + ')' if machine.get('cpu_model') else ''}",
         fontsize=10,
     )
     fig.tight_layout()
@@ -851,6 +897,21 @@ def run_fastbrc(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def run_fasttd3(spec: dict[str, Any]) -> dict[str, Any]:
+    """FastTD3 through benchmarks/fasttd3_adapter.py (its docstring says what is replaced)."""
+    from fastbrc.envs import load_env
+
+    try:
+        import tensordict  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as error:
+        return {"status": "skipped", "reason": f"no torch/tensordict in {sys.executable}: {error}"}
+    try:
+        return fasttd3_adapter.run(spec, eval_protocol(spec["env"]), load_env)
+    except fasttd3_adapter.SourceError as error:
+        return {"status": "skipped", "reason": str(error)}
+
+
 def _version(name: str) -> str | None:
     from importlib import metadata
 
@@ -869,7 +930,7 @@ def worker(spec_path: Path) -> int:
     result: dict[str, Any]
     tick = time.perf_counter()
     try:
-        run = run_fastbrc if spec["trainer"] == "fastbrc" else run_brax
+        run = {"fastbrc": run_fastbrc, "fasttd3": run_fasttd3}.get(spec["trainer"], run_brax)
         result = run(spec)
     except Exception as error:  # noqa: BLE001 - recorded, the parent carries on
         traceback.print_exc()
@@ -880,6 +941,8 @@ def worker(spec_path: Path) -> int:
         "python": sys.executable,
         "jax": result["machine"].get("jax") or _version("jax"),
     }
+    if spec["trainer"] == "fasttd3":
+        result["environment"].update(torch=_version("torch"), tensordict=_version("tensordict"))
     Path(spec["result"]).write_text(json.dumps(result, indent=2, default=_json_default) + "\n")
     return 0 if result["status"] != "failed" else 1
 
@@ -890,6 +953,8 @@ def trainer_python(name: str) -> str:
     first use with `make peers-env`), this one for fastbrc. UsageError if it cannot be made."""
     if name == "fastbrc":
         return sys.executable
+    if name == "fasttd3":
+        return fasttd3_python()
     if not PEERS_PYTHON.exists():
         _say("creating the peers' environment (make peers-env, once) ...")
         proc = subprocess.run(
@@ -904,6 +969,26 @@ def trainer_python(name: str) -> str:
     return str(PEERS_PYTHON)
 
 
+def fasttd3_python() -> str:
+    """$FASTTD3_PYTHON, else benchmarks/peers/.venv-fasttd3 (made on first use by
+    benchmarks/peers/make_fasttd3_env.py). UsageError (one line) if it cannot be made."""
+    chosen = os.environ.get("FASTTD3_PYTHON")
+    if chosen:
+        return chosen
+    if not (FASTTD3_PYTHON.parent.parent / ".installed").exists():
+        _say("creating FastTD3's environment (benchmarks/peers/make_fasttd3_env.py, once) ...")
+        proc = subprocess.run(
+            [sys.executable, str(HERE / "peers" / "make_fasttd3_env.py")],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            last = ((proc.stderr or proc.stdout).strip().splitlines() or ["no output"])[-1]
+            raise UsageError(f"FastTD3's environment could not be made: {last}")
+    return str(FASTTD3_PYTHON)
+
+
 def run_worker(spec: dict[str, Any], scratch: Path, timeout_s: float) -> dict[str, Any]:
     """One trainer in a fresh Python process; its output goes to our stderr."""
     name = spec["trainer"]
@@ -915,6 +1000,8 @@ def run_worker(spec: dict[str, Any], scratch: Path, timeout_s: float) -> dict[st
         python = trainer_python(name)
     except UsageError as error:
         _say(f"{name}: {error}")
+        if name == "fasttd3":  # a missing optional peer, not a failure of the harness
+            return {"status": "skipped", "reason": str(error), "process_wall_s": 0.0}
         return {"status": "failed", "error": str(error), "process_wall_s": 0.0}
     command = [python, str(Path(__file__).resolve()), "--worker", str(spec_path)]
     tail: collections.deque[str] = collections.deque(maxlen=40)
@@ -957,6 +1044,15 @@ def run_worker(spec: dict[str, Any], scratch: Path, timeout_s: float) -> dict[st
         result["output_tail"] = list(tail)
     result["process_wall_s"] = process_wall
     return result
+
+
+def fasttd3_skip_reason(src: str | None) -> str | None:
+    """Why the fasttd3 trainer cannot run (no checkout, not the pinned commit), else None."""
+    try:
+        fasttd3_adapter.verify_source(fasttd3_adapter.find_source(src))
+    except fasttd3_adapter.SourceError as error:
+        return str(error)
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1033,10 +1129,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "evals": args.evals,
                 "sps": sps[name],
                 "run_dir": str(run_root / f"fastbrc-{args.env}-{stamp}"),
+                "fasttd3_src": args.fasttd3_src,
             }
-            result = run_worker(
-                spec, scratch, timeout_s=max(3 * args.budget_s, args.budget_s + 900)
-            )
+            skip = fasttd3_skip_reason(args.fasttd3_src) if name == "fasttd3" else None
+            if skip:
+                _say(f"fasttd3: skipped: {skip}")
+                result = {"status": "skipped", "reason": skip}
+            else:
+                result = run_worker(
+                    spec, scratch, timeout_s=max(3 * args.budget_s, args.budget_s + 900)
+                )
             result.pop("machine", None)
             protocol = result.get("protocol")
             if protocol and report["protocol"]["episode_length"] is None:
@@ -1046,7 +1148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     agent_episode_length=protocol["agent_episode_length"],
                     episode_source=protocol["source"],
                 )
-            if result.get("status") == "ok":
+            if result.get("status") in ("ok", "crashed"):
                 result.update(summarize_curve(result["curve"], args.budget_s))
             result["budget_s"] = args.budget_s
             failed |= result.get("status") == "failed"
