@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     from machine import machine_info, result_path
 
     from fastbrc.cli import _tyro_cli
+    from fastbrc.config import ConfigError
     from fastbrc.presets import preset, resolve_profile
     from fastbrc.runner import train
 
@@ -99,7 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.eval_every_env_steps:
         defaults = dataclasses.replace(defaults, eval_every_env_steps=args.eval_every_env_steps)
     config = _tyro_cli(type(defaults), defaults, overrides, "learning benchmark overrides")
-    train(config)
+    try:
+        train(config)
+    except ConfigError as error:  # e.g. a run directory that holds a run: one line
+        print(f"learning: error: {error}", file=sys.stderr)
+        return 2
     lines = (Path(config.run_dir) / "metrics.jsonl").read_text().splitlines()
     records = [json.loads(line) for line in lines if line.strip()]
     thresholds = [float(t) for t in args.return_thresholds.split(",") if t.strip()]

@@ -17,7 +17,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks" / "device"))
 
 import placeholder_meshes as pm  # noqa: E402
-
 from mujoco_playground._src import mjx_env  # noqa: E402
 from mujoco_playground._src.locomotion.g1 import g1_constants  # noqa: E402
 
@@ -68,4 +67,3 @@ def test_written_placeholders_load_the_g1_task_offline(tmp_path, monkeypatch):
 
     env = load_env("G1JoystickFlatTerrain", impl="jax")
     assert env.action_size == 29 and env.mj_model.nmesh == len(pm.g1_mesh_names())
-
