@@ -119,9 +119,12 @@ def test_unknown_command():
 
 
 def tree_snapshot(path: Path) -> dict[str, tuple[int, int]]:
+    """Sizes and mtimes of the run's files; not the lock file, in which every `train` that
+    locks the directory (even one refused after that) writes its pid."""
     return {
         str(p.relative_to(path)): (p.stat().st_size, p.stat().st_mtime_ns)
         for p in sorted(path.rglob("*"))
+        if p.name != ".lock"
     }
 
 
