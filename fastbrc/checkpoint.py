@@ -337,6 +337,7 @@ def _stderr_to(path: Path | None):
     if path is None:
         yield
         return
+    new = not path.exists()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     except OSError:  # the run directory itself is unwritable: the save will say so
@@ -357,6 +358,9 @@ def _stderr_to(path: Path | None):
         sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
+        with contextlib.suppress(OSError):
+            if new and path.stat().st_size == 0:  # nothing went wrong: no empty log left
+                path.unlink()
 
 
 def _with_sharding(tree: Any) -> Any:

@@ -100,6 +100,7 @@ def test_a_damaged_newest_checkpoint_is_moved_aside_and_the_run_saves_over_it(
     assert "checkpoint 2000 is damaged" in warning and str(aside) in warning
     assert "resuming" in out and "from checkpoint 1,920" in out
     assert aside.is_dir()  # kept for inspection
+    assert not (run_dir / "errors.log").exists()  # nothing failed: no (empty) error log
     assert Checkpoints(run_dir / "checkpoints").steps() == [2000, 2080]
     # the redone chunks are the uninterrupted run's, bit for bit
     assert_same_leaves(full_state(run_dir, 2000).state, full_state(straight, 2000).state)
