@@ -3,8 +3,9 @@
 A damaged newest checkpoint, a metrics line torn by a kill, two writers on one run directory,
 a full disk at a checkpoint, SIGKILLs at random moments, missing checkpoint files, an edited
 config.json and a read-only run directory. Most tests start from a copy of one tiny ProbeChain
-run (tests/test_checkpoint.py's ARGS: 50 chunks of 40 env steps, a checkpoint every 80); each
-one fails on the code before issue #18 (its docstring says how, where it is not obvious).
+run (tests/test_checkpoint.py's ARGS: 50 chunks of 40 env steps, a checkpoint every 80). The
+tests of the four faults fail on the code before issue #18 (a docstring's "Was:" says how);
+the edited config.json cases guard that a refused resume still moves and cuts nothing.
 """
 
 import errno
