@@ -229,6 +229,14 @@ def _to_jax(t: Any) -> Any:
     return jax.dlpack.from_dlpack(t.detach().contiguous())
 
 
+def _committed(state: Any) -> Any:
+    """`state` committed to JAX's first device, like the DLPack actions: one compile of the
+    step (jit caches committed and uncommitted inputs apart)."""
+    import jax
+
+    return jax.device_put(state, jax.devices()[0])
+
+
 def _flat_obs(obs: Any, env_name: str) -> Any:
     if isinstance(obs, dict):
         raise NotImplementedError(
@@ -275,7 +283,7 @@ class PlaygroundTorchEnv:
         self.state = None
 
     def reset(self) -> Any:
-        self.state = self._reset(self._keys)
+        self.state = _committed(self._reset(self._keys))
         return _to_torch(self.state.obs)
 
     def step(self, actions: Any) -> tuple[Any, Any, Any, dict[str, Any]]:
@@ -313,7 +321,7 @@ class Evaluator:
     def __call__(self, act: Callable[[Any], Any]) -> tuple[float, float]:
         import torch
 
-        state = self._reset(self._keys)
+        state = _committed(self._reset(self._keys))
         total = torch.zeros(self._keys.shape[0], dtype=torch.float64)
         done = torch.zeros_like(total)
         for _ in range(self.agent_steps):

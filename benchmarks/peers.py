@@ -32,7 +32,8 @@ default ``fastbrc,brax_sac,brax_ppo``, ``fasttd3`` only when named):
     under ``replaced``). Config: the one FastTD3's ``get_args`` picks for the task (its
     Playground defaults, or e.g. ``CheetahRunArgs``); on a CPU 64 envs, batch 1,024, fp32,
     no torch.compile (every change with its reason under ``changes``). It runs in its own
-    interpreter: ``FASTTD3_PYTHON`` if set (the GPU machine: torch preinstalled), else
+    interpreter: ``FASTTD3_PYTHON`` if set (the GPU machine: torch preinstalled; with
+    ``FASTTD3_PYTHONPATH`` as its PYTHONPATH if that is set), else
     ``benchmarks/peers/.venv-fasttd3`` (Python 3.11, torch 2.13 CPU + tensordict + the peers'
     JAX stack, made with pip on first use: ``benchmarks/peers/make_fasttd3_env.py``). No
     checkout, a wrong commit, or no torch: one line, the trainer is recorded as skipped and
@@ -321,6 +322,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "../shared/peers/FastTD3-229ed59 beside the repository)",
     )
     parser.add_argument("--worker", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--plot", type=Path, default=None, help="only (re)draw the PNG of this result JSON"
+    )
     args = parser.parse_args(argv)
     if args.worker is not None:
         return args
@@ -541,7 +545,15 @@ def write_report(report: dict[str, Any], out: Path, threshold: float | None) -> 
     text = json.dumps(_strict(report), indent=2, default=_json_default, allow_nan=False)
     tmp.write_text(text + "\n")
     tmp.replace(out)
-    plot(report, out.with_suffix(".png"))
+    try:
+        plot(report, out.with_suffix(".png"))
+    except ImportError as error:  # the GPU machine has no matplotlib: plot the JSON elsewhere
+        if not _NO_PLOT_SAID:
+            _NO_PLOT_SAID.append(True)
+            _say(f"no PNG ({error}); elsewhere: python benchmarks/peers.py --plot {out}")
+
+
+_NO_PLOT_SAID: list[bool] = []
 
 
 def _strict(x: Any) -> Any:
@@ -1006,12 +1018,18 @@ def run_worker(spec: dict[str, Any], scratch: Path, timeout_s: float) -> dict[st
     command = [python, str(Path(__file__).resolve()), "--worker", str(spec_path)]
     tail: collections.deque[str] = collections.deque(maxlen=40)
     tick = time.perf_counter()
+    env = None
+    if name == "fasttd3" and "FASTTD3_PYTHONPATH" in os.environ:
+        # its own interpreter may need its own path (the CPU rehearsal of the GPU check:
+        # Python 3.11 with torch beside a 3.12 bundle)
+        env = {**os.environ, "PYTHONPATH": os.environ["FASTTD3_PYTHONPATH"]}
     proc = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,  # its own process group: a timeout kills all of it
+        env=env,
     )
 
     def forward() -> None:
@@ -1063,6 +1081,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.worker is not None:
         return worker(args.worker)
+    if args.plot is not None:
+        plot(json.loads(args.plot.read_text()), args.plot.with_suffix(".png"))
+        print(f"wrote {args.plot.with_suffix('.png')}")
+        return 0
     # The parent never initialises an accelerator: the workers need all of it.
     info = json.loads(
         subprocess.run(
@@ -1163,7 +1185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)  # specs, results, fastbrc's run if no --run-root
     print(table(report))
-    print(f"\nwrote {out} and {out.with_suffix('.png').name}")
+    print(f"\nwrote {out}" + ("" if _NO_PLOT_SAID else f" and {out.with_suffix('.png').name}"))
     return 1 if failed else 0
 
 

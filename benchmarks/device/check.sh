@@ -4,6 +4,16 @@
 #   bash benchmarks/device/check.sh throughput   # 1. throughput sweep (about 4-5 min)
 #   bash benchmarks/device/check.sh learning     # 2. a 4-minute HumanoidWalk learning run
 #   bash benchmarks/device/check.sh all --small  # the CPU rehearsal: both, sizes shrunk
+#   bash benchmarks/device/check.sh fasttd3      # 3. FastTD3 (published config) vs fastbrc's
+#                                                #    GPU preset, HumanoidWalk, same wall-clock
+#
+# Step 3 also needs benchmarks/device/fasttd3 (python3 benchmarks/device/fetch_fasttd3.py here:
+# FastTD3's source at 229ed59 and tensordict's wheels; carry it too). torch is the machine's.
+# Its CPU rehearsal needs a torch for the trainer, e.g. FastTD3's own environment (Python
+# 3.11, so not on the 3.12 SITE's path), and a SITE of its own (it adds tensordict there):
+#   PYTHON=.venv-compat/gpu/bin/python SITE=/tmp/fastbrc-site-fasttd3 \
+#   FASTTD3_PYTHON=benchmarks/peers/.venv-fasttd3/bin/python FASTTD3_PYTHONPATH=$PWD \
+#   bash benchmarks/device/check.sh fasttd3 --small
 #
 # On the GPU machine (Python 3.12, jax 0.11.2, flax, optax, orbax preinstalled, no network),
 # carry benchmarks/device/wheels (make device-bundle) and run from the repository root; the
@@ -14,7 +24,7 @@
 # wheel, a row that fails (out of memory at a size: the sweep goes on to the next row).
 #
 # Knobs: PYTHON (default python3), SITE, BUDGET_S (each step's wall-clock budget, default
-# 270 s, under the 5-minute call), JAX_COMPILATION_CACHE_DIR (default /tmp/fastbrc-jax-cache,
+# 270 s, under the 5-minute call; 900 s with --small), JAX_COMPILATION_CACHE_DIR (default /tmp/fastbrc-jax-cache,
 # so a rerun within the machine's life skips compiles).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -23,13 +33,13 @@ step=${1:-}
 small=0
 [[ "${2:-}" == "--small" ]] && small=1
 case "$step" in
-    throughput | learning | all) ;;
-    *) echo "check.sh: usage: check.sh throughput|learning|all [--small]" >&2; exit 2 ;;
+    throughput | learning | all | fasttd3) ;;
+    *) echo "check.sh: usage: check.sh throughput|learning|all|fasttd3 [--small]" >&2; exit 2 ;;
 esac
 
 PYTHON=${PYTHON:-python3}
 SITE=${SITE:-/tmp/fastbrc-site}
-BUDGET_S=${BUDGET_S:-270}
+BUDGET_S=${BUDGET_S:-$( ((small)) && echo 900 || echo 270)}  # the CPU compiles slower
 out=${OUT:-runs/device-check}
 mkdir -p "$out"
 export XLA_PYTHON_CLIENT_PREALLOCATE=false
@@ -76,7 +86,7 @@ fi
 status=0
 run_throughput() {
     if [[ $small == 1 ]]; then
-        sizes=(--num-envs 8,16 --iterations 2 --repeats 1 --replay-capacity-per-env 256)
+        sizes=(--num-envs 8 --iterations 2 --repeats 1 --replay-capacity-per-env 256)
     else
         sizes=(--num-envs 1024,4096,8192 --iterations 50 --repeats 2)
     fi
@@ -109,15 +119,46 @@ run_learning() {
     for env in HumanoidWalk; do
         say "learning: $env, GPU preset ${sizes[*]}"
         "$PYTHON" benchmarks/learning.py --env "$env" --profile gpu --total-env-steps 1000000000 \
-            --run-dir "/tmp/fastbrc-device-$env" --out "$out/device-learning-$env.json" \
+            --run-dir "/tmp/fastbrc-device-$env-$(date +%Y%m%d-%H%M%S)" --out "$out/device-learning-$env.json" \
             --checkpoint-every 1000000000000 --no-save-buffer "${sizes[@]}" || status=1
     done
+}
+
+run_fasttd3() {
+    # FastTD3 at its published Playground config (1024 envs, batch 32768, bf16 autocast,
+    # torch.compile reduce-overhead = CUDA graphs) and fastbrc's GPU preset, one after the
+    # other on the same GPU, each for the same wall-clock (compile and evaluations included).
+    local ft=benchmarks/device/fasttd3
+    if [[ ! -f "$ft/MANIFEST.json" ]]; then
+        say "fasttd3: no FastTD3 bundle at $ft (run 'python3 benchmarks/device/fetch_fasttd3.py' here and carry that folder)"
+        status=1; return
+    fi
+    if ! cmp -s "$ft/MANIFEST.json" "$SITE/.fasttd3-manifest.json" 2>/dev/null; then
+        if ! log=$("$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
+            --upgrade --target "$SITE" "$ft"/wheels/*.whl 2>&1); then
+            say "fasttd3: installing tensordict failed: $(echo "$log" | grep -v '^\s*$' | tail -n 1)"
+            status=1; return
+        fi
+        cp "$ft/MANIFEST.json" "$SITE/.fasttd3-manifest.json"
+    fi
+    local budget sizes=()
+    if [[ $small == 1 ]]; then
+        budget=20; sizes=(--tiny --num-eval-envs 4)
+    else
+        budget=$(( (BUDGET_S - 70) / 2 ))  # two trainers, process starts and the last evals
+    fi
+    say "fasttd3: HumanoidWalk, FastTD3 vs fastbrc (GPU preset), ${budget}s each ${sizes[*]}"
+    FASTTD3_PYTHON=${FASTTD3_PYTHON:-$PYTHON} "$PYTHON" benchmarks/peers.py --env HumanoidWalk \
+        --trainers fasttd3,fastbrc --profile gpu --budget-s "$budget" --evals 6 \
+        --fasttd3-src "$ft/FastTD3-229ed59" --out "$out/device-peers-fasttd3-HumanoidWalk.json" \
+        "${sizes[@]}" || status=1
 }
 
 case "$step" in
     throughput) run_throughput ;;
     learning) run_learning ;;
     all) run_throughput; run_learning ;;
+    fasttd3) run_fasttd3 ;;
 esac
 say "done (status $status); JSON in $out"
 exit $status
