@@ -99,8 +99,8 @@ $(GPU_STAMP): benchmarks/device/gpu-base.txt $(BUNDLE_STAMP) | $(UV_BOOTSTRAP)
 
 # ------------------------------------------------------------------ GPU device check
 device-bundle: $(BUNDLE_STAMP)  ## wheels the GPU machine lacks (benchmarks/device/wheels/)
-$(BUNDLE_STAMP): benchmarks/device/bundle.txt uv.lock benchmarks/device/fetch_bundle.py
-	$(or $(PY312),python3) benchmarks/device/fetch_bundle.py
+$(BUNDLE_STAMP): benchmarks/device/bundle.txt uv.lock benchmarks/device/fetch_bundle.py | $(UV_BOOTSTRAP)
+	UV="$(UV)" $(or $(PY312),python3) benchmarks/device/fetch_bundle.py
 
 device-rehearsal: $(GPU_STAMP)  ## the GPU check's commands, shrunk, on this CPU (GPU-like env)
 	PYTHON=$(CURDIR)/$(COMPAT_DIR)/gpu/bin/python SITE=$(CURDIR)/$(COMPAT_DIR)/gpu-site \

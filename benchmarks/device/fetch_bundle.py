@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -65,11 +66,14 @@ def normalise(name: str) -> str:
     return name.lower().replace("_", "-").replace(".", "-")
 
 
-def uv_binary() -> str:
-    for candidate in (os.environ.get("UV"), shutil.which("uv"), str(ROOT / ".tools/bin/uv")):
-        if candidate and (shutil.which(candidate) or Path(candidate).is_file()):
-            return candidate
-    raise BundleError("uv not found (run `make test` once, or put uv on PATH)")
+def uv_command() -> list[str]:
+    """uv as the Makefile found it ($UV, e.g. "python3 -m uv"), else on PATH or in .tools."""
+    if os.environ.get("UV"):
+        return shlex.split(os.environ["UV"])
+    for candidate in (shutil.which("uv"), str(ROOT / ".tools/bin/uv")):
+        if candidate and Path(candidate).is_file():
+            return [candidate]
+    raise BundleError("uv not found (run `make device-bundle`, or put uv on PATH)")
 
 
 def locked_versions() -> dict[str, str]:
@@ -77,7 +81,7 @@ def locked_versions() -> dict[str, str]:
     from pip._vendor.packaging.markers import Marker  # pip's own copy: no extra install
 
     text = subprocess.run(
-        [uv_binary(), "export", "--frozen", "--no-hashes", "--no-dev", "--no-emit-project",
+        [*uv_command(), "export", "--frozen", "--no-hashes", "--no-dev", "--no-emit-project",
          "--no-header", "--no-annotate"],
         cwd=ROOT, capture_output=True, text=True, check=False,
     )  # fmt: skip
