@@ -170,7 +170,14 @@ class Config:
     critic_weight_decay: float = 0.1
     """AdamW weight decay of the critic."""
     critic_bf16: bool = False
-    """Run critic matmuls in bfloat16 (params, LayerNorm and loss stay float32)."""
+    """Run the critic's hidden matmuls in bfloat16 (params, LayerNorm, the residual stream, the
+    output head, its logits and the loss stay float32). FastTD3 runs its critic under bf16
+    autocast on GPUs; off by default until a GPU measurement shows it pays."""
+    bronet_init: Literal["default", "orthogonal_sqrt2"] = "default"
+    """Initialisation of the BroNet critic and actor: 'default' (hidden kernels orthogonal with
+    scale 1, head LeCun normal) or 'orthogonal_sqrt2' (BRC: every kernel, head included,
+    orthogonal with scale sqrt(2)); biases start at zero either way. The SAC actor's one head
+    holds mean and log-std (BRC draws its log-std head with scale 1)."""
 
     # --- multi-task (BRC) ------------------------------------------------------------------
     task_conditioning: Literal["auto", "none", "embedding", "separate_heads"] = "auto"

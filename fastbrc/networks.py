@@ -3,37 +3,59 @@
 BroNet (Nauman et al. 2024/2025): Dense(w) -> LayerNorm -> ReLU, then `depth` residual
 blocks [Dense -> LN -> ReLU -> Dense -> LN] + skip, then a Dense head. The critic head emits
 `num_atoms` logits of a categorical value distribution; an ensemble of `num_critics` members
-shares one set of stacked params (`nn.vmap`). Matmuls may run in bfloat16; LayerNorm and the
-logits stay float32.
+shares one set of stacked params (`nn.vmap`). The hidden matmuls may run in bfloat16
+(`critic_bf16`); LayerNorm, the residual stream and the output head stay float32, so the
+logits are computed, not just returned, in float32.
+
+Initialisation (`bronet_init`): ``"default"`` draws the hidden kernels orthogonally with scale 1
+and the head with Flax's default (LeCun normal); ``"orthogonal_sqrt2"`` is BRC's released
+choice (``default_init`` in its ``jaxrl/networks.py``): every kernel, head included, orthogonal
+with scale sqrt(2). Biases start at zero either way.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+INITS = ("default", "orthogonal_sqrt2")
+
+
+def kernel_inits(init: str) -> tuple[nn.initializers.Initializer, nn.initializers.Initializer]:
+    """(hidden, head) kernel initialisers of a BroNet for `bronet_init` (see module doc)."""
+    if init == "default":
+        return nn.initializers.orthogonal(), nn.initializers.lecun_normal()
+    if init == "orthogonal_sqrt2":
+        brc = nn.initializers.orthogonal(math.sqrt(2.0))
+        return brc, brc
+    raise ValueError(f"unknown BroNet init {init!r}; expected one of {INITS}")
+
 
 class BroNet(nn.Module):
-    """BroNet trunk plus a linear head of size `out_dim`."""
+    """BroNet trunk plus a linear head of size `out_dim`; `dtype` is the hidden matmuls'."""
 
     width: int
     depth: int
     out_dim: int
     dtype: jnp.dtype = jnp.float32
+    init_scheme: str = "default"
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        dense = lambda n: nn.Dense(n, dtype=self.dtype, kernel_init=nn.initializers.orthogonal())
+        hidden_init, head_init = kernel_inits(self.init_scheme)
+        dense = lambda n: nn.Dense(n, dtype=self.dtype, kernel_init=hidden_init)
         norm = lambda: nn.LayerNorm(dtype=jnp.float32)
         x = nn.relu(norm()(dense(self.width)(x)))
         for _ in range(self.depth):
             y = nn.relu(norm()(dense(self.width)(x)))
             y = norm()(dense(self.width)(y))
             x = x + y
-        return nn.Dense(self.out_dim, dtype=self.dtype)(x).astype(jnp.float32)
+        # the head in float32: bf16 logits (8 bits of mantissa) would be coarse in the softmax
+        return nn.Dense(self.out_dim, dtype=jnp.float32, kernel_init=head_init)(x)
 
 
 class Critic(nn.Module):
@@ -43,11 +65,12 @@ class Critic(nn.Module):
     depth: int
     num_atoms: int
     dtype: jnp.dtype = jnp.float32
+    init_scheme: str = "default"
 
     @nn.compact
     def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
         x = jnp.concatenate([obs, action], axis=-1)
-        return BroNet(self.width, self.depth, self.num_atoms, self.dtype)(x)
+        return BroNet(self.width, self.depth, self.num_atoms, self.dtype, self.init_scheme)(x)
 
 
 class CriticEnsemble(nn.Module):
@@ -58,6 +81,7 @@ class CriticEnsemble(nn.Module):
     depth: int
     num_atoms: int
     dtype: jnp.dtype = jnp.float32
+    init_scheme: str = "default"
 
     @nn.compact
     def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
@@ -69,7 +93,8 @@ class CriticEnsemble(nn.Module):
             out_axes=0,
             axis_size=self.num_critics,
         )
-        return ensemble(self.width, self.depth, self.num_atoms, self.dtype)(obs, action)
+        critic = ensemble(self.width, self.depth, self.num_atoms, self.dtype, self.init_scheme)
+        return critic(obs, action)
 
 
 class TaskEmbedding(nn.Module):
@@ -102,11 +127,17 @@ class TaskCritic(nn.Module):
     conditioning: str  # "embedding" | "separate_heads"
     embedding_dim: int = 32
     dtype: jnp.dtype = jnp.float32
+    init_scheme: str = "default"
 
     def setup(self) -> None:
         heads = self.num_tasks if self.conditioning == "separate_heads" else 1
         self.ensemble = CriticEnsemble(
-            self.num_critics, self.width, self.depth, self.num_atoms * heads, self.dtype
+            self.num_critics,
+            self.width,
+            self.depth,
+            self.num_atoms * heads,
+            self.dtype,
+            self.init_scheme,
         )
         if self.conditioning == "embedding":
             self.task_embedding = TaskEmbedding(self.num_tasks, self.embedding_dim)
@@ -145,10 +176,12 @@ class BroNetActor(nn.Module):
     width: int
     depth: int
     action_size: int
+    init_scheme: str = "default"
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
-        return jnp.tanh(BroNet(self.width, self.depth, self.action_size)(obs))
+        net = BroNet(self.width, self.depth, self.action_size, init_scheme=self.init_scheme)
+        return jnp.tanh(net(obs))
 
 
 def make_actor(config, action_size: int) -> nn.Module:
@@ -161,9 +194,10 @@ def make_actor(config, action_size: int) -> nn.Module:
             config.actor_type,
             config.actor_width,
             config.actor_depth,
+            config.bronet_init,
         )
     if config.actor_type == "bronet":
-        return BroNetActor(config.actor_width, config.actor_depth, action_size)
+        return BroNetActor(config.actor_width, config.actor_depth, action_size, config.bronet_init)
     return MLPActor(tuple(config.actor_hidden), action_size)
 
 
@@ -172,7 +206,12 @@ def make_critic(config, num_tasks: int = 1, conditioning: str = "none") -> nn.Mo
     dtype = jnp.bfloat16 if config.critic_bf16 else jnp.float32
     if conditioning == "none":
         return CriticEnsemble(
-            config.num_critics, config.critic_width, config.critic_depth, config.num_atoms, dtype
+            config.num_critics,
+            config.critic_width,
+            config.critic_depth,
+            config.num_atoms,
+            dtype,
+            config.bronet_init,
         )
     return TaskCritic(
         config.num_critics,
@@ -183,4 +222,5 @@ def make_critic(config, num_tasks: int = 1, conditioning: str = "none") -> nn.Mo
         conditioning,
         config.task_embedding_dim,
         dtype,
+        config.bronet_init,
     )

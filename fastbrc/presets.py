@@ -2,7 +2,11 @@
 
 The ``gpu`` profile starts from FastTD3's MuJoCo Playground defaults (1024 envs, total batch
 32,768, 10,240 transitions per env, 2 updates per iteration, gamma 0.97, tau 0.1, C51 with
-101 atoms on [-10, 10], bf16 critic). The ``cpu`` profile keeps the algorithm and shrinks
+101 atoms on [-10, 10]) but keeps the critic in float32 (``critic_bf16=False``): FastTD3 runs
+its critic under bf16 autocast, and ``--critic-bf16`` does the same for the hidden matmuls
+(head, logits and loss stay float32; a test bounds the loss's change), but whether that is
+faster at these widths, and learns as well, needs a GPU measurement that has not been made;
+until then the profile does not switch it on. The ``cpu`` profile keeps the algorithm and shrinks
 what a 2-core machine cannot afford (envs, batch, width); for the smaller DM Control tasks it
 trades parallel envs for gradient steps. Per-task entries adjust the discount and reward
 scale so returns stay inside the value support. Any field given on the command line

@@ -42,12 +42,13 @@ class TanhGaussianActor(nn.Module):
     trunk: str = "mlp"
     width: int = 256
     depth: int = 1
+    init_scheme: str = "default"  # the BroNet trunk's `bronet_init`
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
         out = 2 * self.action_size
         if self.trunk == "bronet":
-            x = BroNet(self.width, self.depth, out)(obs)
+            x = BroNet(self.width, self.depth, out, init_scheme=self.init_scheme)(obs)
         elif self.trunk == "mlp":
             x = obs
             for n in self.hidden:
