@@ -58,9 +58,9 @@ def target_distribution(
     and a categorical target, each sample takes the member whose projected target has the
     lower mean (see the module docstring)."""
     if value_target == "categorical" and ensemble_mode == "min":
-        projected = dist.project_categorical(
-            jax.nn.softmax(next_logits, axis=-1), reward, discount, support
-        )  # [E, B, A]
+        # one projection per member (vmapped, so a batch split over devices stays split)
+        project = lambda probs: dist.project_categorical(probs, reward, discount, support)
+        projected = jax.vmap(project)(jax.nn.softmax(next_logits, axis=-1))  # [E, B, A]
         member = jnp.argmin(dist.expected_value(projected, support), axis=0)  # [B]
         target = jnp.take_along_axis(projected, member[None, :, None], axis=0)[0]
         return jax.lax.stop_gradient(target)
