@@ -129,12 +129,15 @@ class Config:
     """Polyak averaging rate of the target networks."""
     reward_scale: float = 1.0
     """Rewards are multiplied by this before learning (keeps returns inside the support)."""
-    reward_normalization: Literal["none", "max_return", "return_std"] = "none"
-    """Per-task reward scaling, statistics kept in the train state: 'max_return' (BRC: the
-    best |discounted episode return| seen maps to --reward-norm-target), 'return_std' (unit
-    std of the running discounted return), or 'none'. Applied on top of --reward-scale."""
+    reward_normalization: Literal["none", "max_return", "max_value_to_go", "return_std"] = "none"
+    """Per-task reward scaling, statistics kept in the train state: 'max_return' (the best
+    |discounted episode return| from the first step maps to --reward-norm-target; the BRC
+    paper's wording), 'max_value_to_go' (BRC's released code: the largest |value-to-go| over
+    all steps of finished episodes, truncated ones bootstrapped with their mean reward over
+    1/(1-gamma); keeps num_envs x the time limit rewards in the state), 'return_std' (unit std
+    of the running discounted return), or 'none'. Applied on top of --reward-scale."""
     reward_norm_target: float = 5.0
-    """Value the best return seen maps to under --reward-normalization max_return."""
+    """Value the best return (max_return) or value-to-go (max_value_to_go) maps to."""
     target_noise: float = 0.001
     """Std of the Gaussian noise added to the target action (target-policy smoothing)."""
     target_noise_clip: float = 0.5

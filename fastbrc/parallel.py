@@ -161,7 +161,9 @@ def state_shardings(state: Any, mesh: Mesh) -> Any:
     out = out.replace(
         env_state=env_state_shardings(state.env_state, mesh),
         noise_std=split,
-        reward_stats=stats.replace(episode_return=split, running_return=split),
+        reward_stats=stats.replace(
+            episode_return=split, running_return=split, episode_rewards=split
+        ),
     )
     if state.replay is not None:
         out = out.replace(replay=out.replay.replace(data=per_env(state.replay.data, mesh)))

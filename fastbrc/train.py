@@ -155,6 +155,9 @@ def make_train_fns(
     action_mask = jnp.asarray(spec.action_mask, jnp.float32)  # [num_tasks, A]
     task_entropy = sac.target_entropy(jnp.asarray(spec.task_action_sizes))  # [num_tasks]
     support = dist.make_support(c.v_min, c.v_max, c.num_atoms)
+    # max_value_to_go keeps each env's running episode's rewards, up to the longest time limit
+    value_to_go = c.reward_normalization == "max_value_to_go"
+    kept_episode_length = max(spec.episode_lengths) if value_to_go else 0
     trace_counts = {"train_chunk": 0, "evaluate": 0}
 
     def per_task_sum(x: jax.Array, task_id: jax.Array) -> jax.Array:
@@ -265,7 +268,7 @@ def make_train_fns(
             log_alpha=jnp.asarray(sac.INIT_LOG_ALPHA, jnp.float32),
             alpha_opt_state=alpha_opt.init(jnp.zeros((), jnp.float32)),
             obs_stats=norm.init_stats(jax.tree.map(_unbatched, obs)),
-            reward_stats=rn.init_stats(spec.num_tasks, num_envs),
+            reward_stats=rn.init_stats(spec.num_tasks, num_envs, kept_episode_length),
             replay=empty_replay(),
             env_state=env_state,
             noise_std=jax.random.uniform(k_noise, (num_envs,), minval=c.std_min, maxval=c.std_max),
@@ -320,6 +323,7 @@ def make_train_fns(
             step.task_id,
             spec.num_tasks,
             c.gamma,
+            truncated=step.truncated,
         )
         new_std = jax.random.uniform(k_std, (num_envs,), minval=c.std_min, maxval=c.std_max)
         state = state.replace(

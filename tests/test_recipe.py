@@ -135,3 +135,119 @@ def test_bf16_critic_runs_hidden_matmuls_in_bf16_and_its_head_logits_and_loss_in
     # 101 atoms), logits within 0.035 (bf16 keeps 8 bits of mantissa)
     assert abs(loss16 - loss32) <= 1e-3 * abs(loss32), (loss16, loss32)
     np.testing.assert_allclose(logits16, critic32.apply(params, obs, act), atol=0.05)
+
+
+def brc_reference(rewards, terminated, truncated, task_ids, num_tasks, gamma):
+    """Slow loops in BRC's way (jaxrl/normalizer.py, variable-length episodes): per finished
+    episode, values backwards from the bootstrap (truncated: mean reward / (1 - gamma)), and
+    per task the largest max(V) and |min(V)|; also the first-step |return| (max_return)."""
+    steps, num_envs = rewards.shape
+    largest_max, smallest_min = [-np.inf] * num_tasks, [np.inf] * num_tasks
+    first_step = [0.0] * num_tasks
+    episodes = [[] for _ in range(num_envs)]
+    for t in range(steps):
+        for e in range(num_envs):
+            episodes[e].append(float(rewards[t, e]))
+            if not (terminated[t, e] or truncated[t, e]):
+                continue
+            traj, task = np.array(episodes[e], np.float64), int(task_ids[e])
+            bootstrap = traj.mean() / (1 - gamma) if truncated[t, e] else 0.0
+            values = np.zeros_like(traj)
+            for i in reversed(range(len(traj))):
+                values[i] = traj[i] + gamma * bootstrap
+                bootstrap = values[i]
+            largest_max[task] = max(largest_max[task], values.max())
+            smallest_min[task] = min(smallest_min[task], values.min())
+            ret = abs(sum(gamma**k * r for k, r in enumerate(traj)))
+            first_step[task] = max(first_step[task], ret)
+            episodes[e] = []
+    pairs = zip(largest_max, smallest_min, strict=True)
+    value = [max(hi, abs(lo)) if np.isfinite(lo) else 0.0 for hi, lo in pairs]
+    return np.array(value), np.array(first_step)
+
+
+def run_normaliser(rewards, terminated, truncated, task_ids, num_tasks, gamma, horizon):
+    from fastbrc import reward_norm as rn
+
+    stats = rn.init_stats(num_tasks, rewards.shape[1], horizon)
+    step = np.zeros(rewards.shape[1], np.int32)
+    update = jax.jit(rn.update_stats, static_argnums=(5, 6))
+    for t in range(rewards.shape[0]):
+        done = terminated[t] | truncated[t]
+        stats = update(stats, rewards[t], done, step, task_ids, num_tasks, gamma, truncated[t])
+        step = np.where(done, 0, step + 1)
+    return stats
+
+
+def test_max_value_to_go_matches_brcs_rule_on_the_issue_example():
+    """-1 for 20 steps then +1 for 20 steps: the first-step return is -3.3 (gamma 0.99), the
+    value-to-go from step 20 is 18.2; truncated, the bootstrap (mean 0) adds nothing."""
+    from fastbrc import reward_norm as rn
+
+    gamma = 0.99
+    rewards = np.concatenate([-np.ones(20), np.ones(20)]).astype(np.float32)[:, None]
+    terminated = np.zeros((40, 1), bool)
+    truncated = terminated.copy()
+    truncated[-1] = True
+    stats = run_normaliser(rewards, terminated, truncated, np.zeros(1, np.int32), 1, gamma, 40)
+    value, first_step = brc_reference(rewards, terminated, truncated, [0], 1, gamma)
+    np.testing.assert_allclose(value, (1 - gamma**20) / (1 - gamma), rtol=1e-6)
+    np.testing.assert_allclose(stats.max_abs_value, value, rtol=1e-5)
+    np.testing.assert_allclose(stats.max_abs_return, first_step, rtol=1e-5)
+    assert float(stats.max_abs_value[0]) > 5 * float(stats.max_abs_return[0])
+    scales = rn.task_scales(stats, "max_value_to_go", 5.0)
+    np.testing.assert_allclose(scales, 5.0 / value, rtol=1e-5)
+
+
+def test_max_value_to_go_matches_a_slow_reference_on_random_streams():
+    """Random rewards of mixed signs and scales per task, random terminations and truncations
+    (and time limits at the kept history's length), 3 tasks over 6 envs."""
+    rng = np.random.default_rng(0)
+    steps, num_envs, num_tasks, gamma, horizon = 120, 6, 3, 0.95, 25
+    task_ids = np.array([0, 0, 1, 1, 2, 2], np.int32)
+    scale = np.array([1.0, 1.0, 30.0, 30.0, 0.01, 0.01], np.float32)
+    rewards = (rng.normal(0.3, 1.0, (steps, num_envs)) * scale).astype(np.float32)
+    terminated = rng.random((steps, num_envs)) < 0.04
+    truncated = (rng.random((steps, num_envs)) < 0.04) & ~terminated
+    step = np.zeros(num_envs, int)
+    for t in range(steps):  # time limit at `horizon` steps, as the env's episode_length
+        truncated[t] |= (step + 1 >= horizon) & ~terminated[t]
+        step = np.where(terminated[t] | truncated[t], 0, step + 1)
+    assert truncated.sum() > 10 and terminated.sum() > 10
+    stats = run_normaliser(rewards, terminated, truncated, task_ids, num_tasks, gamma, horizon)
+    value, first_step = brc_reference(rewards, terminated, truncated, task_ids, num_tasks, gamma)
+    np.testing.assert_allclose(stats.max_abs_value, value, rtol=1e-5)
+    np.testing.assert_allclose(stats.max_abs_return, first_step, rtol=1e-5)
+    # without a kept history the BRC statistic stays 0 (the other modes pay nothing)
+    plain = run_normaliser(rewards, terminated, truncated, task_ids, num_tasks, gamma, 0)
+    np.testing.assert_array_equal(plain.max_abs_value, 0.0)
+    np.testing.assert_allclose(plain.max_abs_return, first_step, rtol=1e-5)
+
+
+def test_trainer_keeps_the_max_value_to_go_per_task_in_its_state():
+    """ProbeChain (5 steps of reward 1, terminated) and ProbeTruncation (20 steps of reward 1,
+    truncated) in one jitted chunk: the largest value-to-go is the chain's first-step return
+    and, for the truncated task, 1/(1 - g) at every step (the bootstrap is mean reward 1 over
+    the effective horizon)."""
+    from configs import TINY  # tests/configs.py
+
+    from fastbrc import reward_norm as rn
+    from fastbrc.runner import build
+
+    config = dataclasses.replace(
+        TINY,
+        env="ProbeChain,ProbeTruncation",
+        reward_normalization="max_value_to_go",
+        reward_norm_target=4.0,
+    )
+    fns = build(config)
+    state, metrics = fns.train_chunk(fns.init(jax.random.PRNGKey(0)))
+    gamma = config.gamma
+    best = np.array([(1 - gamma**5) / (1 - gamma), 1 / (1 - gamma)])
+    np.testing.assert_allclose(state.reward_stats.max_abs_value, best, rtol=1e-5)
+    kept = (config.num_envs, max(fns.env.spec.episode_lengths))  # the envs' time limit
+    assert state.reward_stats.episode_rewards.shape == kept
+    scales = np.asarray(rn.task_scales(state.reward_stats, "max_value_to_go", 4.0))
+    np.testing.assert_allclose(scales, 4.0 / best, rtol=1e-5)
+    np.testing.assert_allclose(metrics["train/tasks/reward_scale"], scales, rtol=1e-5)
+    assert np.isfinite(float(metrics["train/critic_loss"]))
