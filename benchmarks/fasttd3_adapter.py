@@ -536,10 +536,16 @@ def run(
     spec: dict[str, Any], protocol: dict[str, Any], load_env: Callable[..., Any]
 ) -> dict[str, Any]:
     """Train FastTD3 on spec["env"] until the first evaluation at or after spec["budget_s"]."""
-    os.environ.setdefault("TORCHDYNAMO_INLINE_INBUILT_NN_MODULES", "1")  # as train.py sets
+    # as train.py sets them: torch and JAX share the GPU (no preallocation by JAX), dynamo
+    # inlines nn modules, and MJX's matmuls run at full precision
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    os.environ.setdefault("TORCHDYNAMO_INLINE_INBUILT_NN_MODULES", "1")
     src = find_source(spec.get("fasttd3_src"))
     facts = verify_source(src)
+    import jax
     import torch
+
+    jax.config.update("jax_default_matmul_precision", "highest")
 
     ftd3, utils, hyperparams = import_fasttd3(src)
     torch.set_float32_matmul_precision("high")  # as train.py
