@@ -155,3 +155,22 @@ def test_tiny_fasttd3_run_through_the_harness(tmp_path):
     assert entry["changes"]["num_envs"]["published"] == 1024
     assert "environments/mujoco_playground_env.make_env" in entry["replaced"]
     assert out.with_suffix(".png").exists()
+
+
+def test_a_crash_is_a_result_in_the_summary_and_the_plot(tmp_path):
+    curve = [
+        {"wall_s": 60.0, "env_steps": 6400, "eval_return": 3.0, "eval_return_std": 0.0},
+        {"wall_s": 120.0, "env_steps": 12800, "eval_return": 5.0, "eval_return_std": 0.0},
+    ]
+    crash = {"error": "IndexError: index out of range in self", "wall_s": 150.0, "env_steps": 16000}
+    entry = {"status": "crashed", "curve": curve, "crash": crash, "error": crash["error"]}
+    entry.update(peers.summarize_curve(curve, 600.0))
+    report = {"env": "HumanoidWalk", "budget_s": 600.0, "machine": {"backend": "cpu"},
+              "trainers": {"fasttd3": entry}}  # fmt: skip
+    out = tmp_path / "p.json"
+    peers.write_report(report, out, None)
+    written = json.loads(out.read_text())
+    assert written["trainers"]["fasttd3"]["status"] == "crashed"
+    assert written["summary"]["threshold"] == 5.0  # its curve up to the crash counts
+    assert written["summary"]["rows"]["fasttd3"]["time_to_threshold_s"] == 120.0
+    assert out.with_suffix(".png").stat().st_size > 0
