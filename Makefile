@@ -33,7 +33,8 @@ COMPAT_TESTS := tests/test_distributional.py tests/test_replay.py tests/test_com
 	tests/test_humanoid.py::test_humanoid_walk_two_chunks_have_finite_losses \
 	tests/test_checkpoint.py::test_sigkill_then_resume_equals_the_uninterrupted_run
 
-.PHONY: train test test-main compat compat-oldest compat-gpu peers-env device-bundle \
+.PHONY: train test test-main compat compat-oldest compat-gpu peers-env peers-fasttd3-env \
+	device-bundle \
 	device-rehearsal bench clean
 
 # Bootstrapped only when uv is neither on PATH nor importable (UV is then .tools/bin/uv).
@@ -52,7 +53,7 @@ test: test-main  ## the whole test suite (CPU), then the compatibility job
 	@if [ "$(COMPAT)" = 1 ]; then $(MAKE) --no-print-directory -j2 --output-sync=target compat; \
 	else echo "make test: compatibility job skipped (COMPAT=$(COMPAT))"; fi
 
-test-main: $(STAMP) $(PEERS_STAMP)  ## the suite on the locked set, on TEST_WORKERS processes
+test-main: $(STAMP) $(PEERS_STAMP) peers-fasttd3-env  ## the suite on the locked set, on TEST_WORKERS processes
 	$(VENV)/bin/ruff check fastbrc benchmarks tests
 	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile tests $(ARGS)
 
@@ -61,6 +62,11 @@ peers-env: $(PEERS_STAMP)  ## Brax's training agents (jax 0.9.2) for benchmarks/
 $(PEERS_STAMP): benchmarks/peers/pyproject.toml benchmarks/peers/uv.lock | $(UV_BOOTSTRAP)
 	$(UV) sync --frozen --project benchmarks/peers --python $(PYTHON)
 	@touch $@
+
+# FastTD3's environment (torch 2.13 CPU + tensordict, Python 3.11, made with pip so that the
+# local CPU wheel of torch is used); the script remakes it only when its requirements change.
+peers-fasttd3-env:  ## FastTD3 (torch) for benchmarks/peers.py --trainers fasttd3
+	PY311=$(PY311) python3 benchmarks/peers/make_fasttd3_env.py
 
 # ------------------------------------------------------------------ compatibility job
 compat: compat-oldest compat-gpu  ## core tests on the oldest JAX and on the GPU machine's stack
@@ -110,4 +116,5 @@ bench: $(STAMP)  ## throughput benchmark on this machine (writes benchmarks/resu
 	$(VENV)/bin/python benchmarks/throughput.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache $(COMPAT_DIR) benchmarks/peers/.venv
+	rm -rf $(VENV) .tools .pytest_cache $(COMPAT_DIR) benchmarks/peers/.venv \
+		benchmarks/peers/.venv-fasttd3
