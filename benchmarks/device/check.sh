@@ -2,7 +2,7 @@
 # The GPU device check: fastbrc on the lent GPU machine, in calls of at most 5 minutes.
 #
 #   bash benchmarks/device/check.sh throughput   # 1. throughput sweep (about 4-5 min)
-#   bash benchmarks/device/check.sh learning     # 2. a 4-minute HumanoidWalk learning run
+#   bash benchmarks/device/check.sh learning     # 2. a 210 s HumanoidWalk learning run
 #   bash benchmarks/device/check.sh all --small  # the CPU rehearsal: both, sizes shrunk
 #   bash benchmarks/device/check.sh fasttd3      # 3. FastTD3 (published config) vs fastbrc's
 #                                                #    GPU preset, HumanoidWalk, same wall-clock
