@@ -111,6 +111,23 @@ def _unflatten(abstract: Any, flat: dict[str, Any]) -> Any:
     )
 
 
+# Leaves added to the TrainState since checkpoints were first written, by tree path. A
+# checkpoint without them restores with the leaf at zeros, the value `init` gives it (both
+# belong to reward normalisation "max_value_to_go", which older runs could not use).
+ADDED_LEAVES = frozenset(
+    {".reward_stats.max_abs_value", ".reward_stats.episode_rewards"}
+)
+
+
+def _saved_positions(current: list[str], saved: list[str]) -> dict[int, int] | None:
+    """{position in `current`: position in `saved`} when `saved` is `current` without some
+    ADDED_LEAVES (an older checkpoint), else None (a structure we cannot map)."""
+    kept = [i for i, path in enumerate(current) if path not in ADDED_LEAVES or path in saved]
+    if [current[i] for i in kept] != saved:
+        return None
+    return {i: j for j, i in enumerate(kept)}
+
+
 def _fingerprint_list(tree: Any) -> list[int]:
     return [int(v) for v in jax.device_get(fingerprint(tree))]
 
@@ -125,12 +142,16 @@ def _short(error: BaseException) -> str:
 
 
 def incompatibility(saved: dict[str, Any], config: Config) -> str | None:
-    """Why a checkpoint written with config dict `saved` cannot continue `config`, or None."""
+    """Why a checkpoint written with config dict `saved` cannot continue `config`, or None.
+
+    A field the checkpoint's config lacks was added later and takes its default, which keeps
+    the behaviour the checkpoint was trained with (that is the rule for adding a field)."""
     current = config.__dict__
+    defaults = Config().__dict__
     for name in sorted(set(saved) | set(current)):
         if name in RESUMABLE_FIELDS:
             continue
-        old, new = saved.get(name), current.get(name)
+        old, new = saved.get(name, defaults.get(name)), current.get(name)
         if isinstance(old, list):
             old = tuple(old)
         if old != new:
@@ -282,21 +303,34 @@ class Checkpoints:
         trees = {"state": abstract_state.replace(replay=None)}
         if with_buffer and meta["has_buffer"]:
             trees["replay"] = abstract_state.replay
+        positions = {}
         for name, tree in trees.items():
-            if _paths(tree) != meta["paths"][name]:
+            positions[name] = _saved_positions(_paths(tree), meta["paths"][name])
+            if positions[name] is None:
                 raise CheckpointError(
                     f"checkpoint {step} in {self.directory} holds a different '{name}' "
                     "structure (written by another fastbrc version?)"
                 )
-        args = {
-            name: ocp.args.StandardRestore(_with_sharding(_flatten(tree)))
+        wanted = {  # the abstract leaves under their keys in the checkpoint
+            name: {
+                f"{positions[name][int(key)]:05d}": leaf
+                for key, leaf in _flatten(tree).items()
+                if int(key) in positions[name]
+            }
             for name, tree in trees.items()
+        }
+        args = {
+            name: ocp.args.StandardRestore(_with_sharding(flat)) for name, flat in wanted.items()
         }
         restored = self._manager.restore(step, args=ocp.args.Composite(**args))
         for name in trees:
             if _fingerprint_list(restored[name]) != meta["fingerprints"][name]:
                 raise ValueError(f"the '{name}' data does not match its saved fingerprint")
-        out = {name: _unflatten(tree, restored[name]) for name, tree in trees.items()}
+        out = {}
+        for name, tree in trees.items():
+            saved_key = {f"{j:05d}": f"{i:05d}" for i, j in positions[name].items()}
+            flat = {saved_key[key]: leaf for key, leaf in restored[name].items()}
+            out[name] = _unflatten(tree, flat)
         state = out["state"].replace(replay=out.get("replay"))
         return Restored(state, int(meta["step"]), int(meta["chunk"]), "replay" in out)
 

@@ -248,3 +248,48 @@ def test_a_real_mjx_state_round_trips(tmp_path):
     assert restored.step == 7 and restored.has_buffer
     assert_same_leaves(restored.state, state)
     assert jax.tree.structure(restored.state) == jax.tree.structure(state)
+
+
+def test_a_checkpoint_from_before_the_value_to_go_statistics_restores(straight, tmp_path):
+    """Checkpoints written before RewardStats gained max_abs_value and episode_rewards (and
+    before Config gained bronet_init) restore: the new leaves start at zero, every other leaf
+    is the saved one, and a missing config field reads as its default."""
+    import flax
+
+    @flax.struct.dataclass
+    class RewardStatsBefore7eb32dc:  # the six fields checkpoints held until then
+        max_abs_return: jax.Array
+        episode_return: jax.Array
+        running_return: jax.Array
+        mean: jax.Array
+        var: jax.Array
+        count: jax.Array
+
+    config = Config.from_json((straight / "config.json").read_text())
+    state = full_state(straight).state
+    rs = state.reward_stats
+    old_stats = RewardStatsBefore7eb32dc(
+        rs.max_abs_return + 1.5, rs.episode_return, rs.running_return, rs.mean, rs.var, rs.count
+    )
+    old_state = state.replace(reward_stats=old_stats)
+    checkpoints = Checkpoints(tmp_path / "checkpoints")
+    checkpoints.save(old_state, step=3, chunk=1, config=config)
+    meta_file = next((tmp_path / "checkpoints" / "3" / "meta").glob("*"))
+    meta = json.loads(meta_file.read_text())
+    assert ".reward_stats.max_abs_value" not in meta["paths"]["state"]
+    del meta["config"]["bronet_init"]
+    meta_file.write_text(json.dumps(meta))
+
+    restored = checkpoints.restore(jax.eval_shape(lambda s: s, state), config)
+    assert restored.step == 3
+    np.testing.assert_array_equal(restored.state.reward_stats.max_abs_value, 0.0)
+    np.testing.assert_array_equal(
+        restored.state.reward_stats.max_abs_return, np.asarray(rs.max_abs_return) + 1.5
+    )
+    expected = state.replace(
+        reward_stats=rs.replace(
+            max_abs_return=rs.max_abs_return + 1.5, max_abs_value=0 * rs.max_abs_value
+        )
+    )
+    assert_same_leaves(restored.state, expected)
+    checkpoints.close()
