@@ -114,9 +114,7 @@ def _unflatten(abstract: Any, flat: dict[str, Any]) -> Any:
 # Leaves added to the TrainState since checkpoints were first written, by tree path. A
 # checkpoint without them restores with the leaf at zeros, the value `init` gives it (both
 # belong to reward normalisation "max_value_to_go", which older runs could not use).
-ADDED_LEAVES = frozenset(
-    {".reward_stats.max_abs_value", ".reward_stats.episode_rewards"}
-)
+ADDED_LEAVES = frozenset({".reward_stats.max_abs_value", ".reward_stats.episode_rewards"})
 
 
 def _saved_positions(current: list[str], saved: list[str]) -> dict[int, int] | None:
