@@ -57,7 +57,7 @@ _DMC_LONG_HORIZON: dict[str, Any] = dict(gamma=0.99, reward_scale=0.1, v_min=-5.
 # and a faster learning rate. At this batch the critic's matmuls bound a CPU iteration, so
 # width 64 runs twice the env steps/s of 128 (CheetahRun in 180 s: 551 against 324).
 # Measured on CartpoleBalance, PendulumSwingup and CheetahRun against 32-64 envs with 2-4
-# updates of 256-1024 (benchmarks/peers.py, README).
+# updates of 256-1024 (benchmarks/peers.py, docs/results.md).
 _DMC_CPU_SMALL: dict[str, Any] = dict(
     **_DMC_LONG_HORIZON,
     num_envs=8,
