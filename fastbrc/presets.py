@@ -79,13 +79,13 @@ _DMC_CPU_SMALL: dict[str, Any] = dict(
 # The DM Control humanoids on a 2-core CPU (issue 20; benchmarks/results/learning-HumanoidWalk-
 # cpu-2core-screen-*.json and peers-HumanoidWalk-cpu-2core.json). The critic's updates took
 # ~80% of an iteration at width 256, depth 2 and batch 1024: width 128 with one residual block
-# costs a third per sample (30 ms against 104 ms per update at batch 2048), so four updates of
-# 512 fit where two of 1024 did. Early in a humanoid run every reward is ~0.001, so with a
-# fixed reward scale the values sit far below one atom's spacing; BRC's per-task normalisation
-# (max value-to-go -> 5) keeps them O(1), on gamma 0.99 as Brax SAC and BRC use. The SAC
-# actor's entropy-driven exploration got off the floor sooner than TD3's noise: eval return
-# 13.6 against 1.7-2.0 at 154k env steps (TD3 with and without the normalisation), one seed
-# each.
+# costs about a third per sample, so four updates of 512 fit where two of 1024 did
+# (benchmarks/results/preset-cost-HumanoidWalk-cpu-2core.json: this preset against that one).
+# Early in a humanoid run every reward is ~0.001, so with a fixed reward scale the values sit
+# far below one atom's spacing; BRC's per-task normalisation (max value-to-go -> 5) scales
+# them up, on gamma 0.99 as Brax SAC and BRC use. SAC's exploration scored higher early than
+# TD3's noise: eval return 13.6 against 1.7-2.0 at 154k env steps (TD3 with and without the
+# normaliser), one seed each. Nothing walks within 15 minutes on 2 cores yet (docs/results.md).
 _DMC_HUMANOID_CPU: dict[str, Any] = dict(
     gamma=0.99,
     reward_scale=1.0,
