@@ -42,10 +42,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from fastbrc.checkpoint import Checkpoints
-from fastbrc.memory import tree_nbytes
+from fastbrc.learner import build
 from fastbrc.presets import preset, resolve_profile
-from fastbrc.runner import build
+from fastbrc.run.checkpoint import Checkpoints
+from fastbrc.run.memory import tree_nbytes
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 

@@ -81,11 +81,12 @@ import jax
 import numpy as np
 from machine import machine_info  # benchmarks/machine.py (the script's folder)
 
-import fastbrc.train
+import fastbrc.learner
 from fastbrc.config import Config, ConfigError, validate
 from fastbrc.envs import EnvLoadError, env_info
+from fastbrc.learner import build
 from fastbrc.presets import Profile, preset, resolve_profile
-from fastbrc.runner import build, check_run_dir, train
+from fastbrc.run.runner import check_run_dir, train
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 CPU_TASKS = ("CartpoleBalance", "CartpoleSwingup", "PendulumSwingup")
@@ -423,7 +424,7 @@ def preflight(args: Args, runs: Sequence[Run]) -> None:
         key = jax.random.PRNGKey(0)
         shapes = jax.eval_shape(fns.evaluate, jax.eval_shape(fns.init, key), key)
         metrics = {name: np.zeros(s.shape, s.dtype) for name, s in shapes.items()}
-        expand = getattr(fastbrc.train, "expand_task_metrics", None)
+        expand = getattr(fastbrc.learner, "expand_task_metrics", None)
         names = set(expand(metrics, multi.config.env_names) if expand else metrics)
     except Exception as error:  # noqa: BLE001 - the run itself will report it
         _say(f"could not check ahead ({type(error).__name__}: {error}); checking after the run")

@@ -89,9 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from machine import machine_info, result_path
 
-    from fastbrc import parallel
+    from fastbrc.core import parallel
+    from fastbrc.learner import build
     from fastbrc.presets import preset, resolve_profile
-    from fastbrc.runner import build
 
     backend = jax.default_backend()
     if max(args.devices) > jax.device_count():

@@ -14,7 +14,7 @@ pairs override it as on the CLI), then times:
   timed chunk learns) and of one evaluation, each ending in ``jax.block_until_ready``.
 
 Variants: ``xla_default`` compiles with no options; ``fastbrc`` with
-``fastbrc.compile_options.for_program`` (what ``fastbrc train`` uses). The summary gives, per
+``fastbrc.run.compile_options.for_program`` (what ``fastbrc train`` uses). The summary gives, per
 variant, the median over repeats, and the ratios fastbrc / xla_default, which is what the
 README quotes: the ratio of two numbers taken in one invocation.
 
@@ -60,12 +60,12 @@ def build_config(args: argparse.Namespace, overrides: list[str]) -> Any:
     import jax
 
     from fastbrc import presets
-    from fastbrc.cli import _tyro_cli
     from fastbrc.config import validate
+    from fastbrc.run.args import tyro_cli
 
     profile = presets.resolve_profile(args.profile, jax.default_backend())
     defaults = presets.preset(args.env, profile)
-    return validate(_tyro_cli(type(defaults), defaults, overrides, "start-up benchmark overrides"))
+    return validate(tyro_cli(type(defaults), defaults, overrides, "start-up benchmark overrides"))
 
 
 def _timed(fn, *args) -> tuple[Any, float]:
@@ -80,9 +80,9 @@ def worker(args: argparse.Namespace, overrides: list[str]) -> dict[str, Any]:
     """One variant in this process: lower/compile/run seconds of every program."""
     import jax
 
-    from fastbrc import compile_options, parallel
-    from fastbrc.runner import make_envs
-    from fastbrc.train import make_train_fns
+    from fastbrc.core import parallel
+    from fastbrc.learner import make_envs, make_train_fns
+    from fastbrc.run import compile_options
 
     config = build_config(args, overrides)
     env, eval_env = make_envs(config)
@@ -184,8 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.repeats < 1 or args.chunks < 1:
         raise SystemExit("startup.py: --repeats and --chunks must be at least 1")
-    from fastbrc.cli import UsageError
     from fastbrc.config import ConfigError
+    from fastbrc.run.args import UsageError
 
     try:  # a bad override fails in one line before any worker starts
         build_config(args, overrides)

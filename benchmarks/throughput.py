@@ -67,9 +67,8 @@ import jax.numpy as jnp
 from machine import machine_info  # benchmarks/machine.py (the script's folder)
 
 from fastbrc.config import Config
+from fastbrc.learner import TrainFns, TrainState, build
 from fastbrc.presets import Profile, preset, resolve_profile
-from fastbrc.runner import build
-from fastbrc.train import TrainFns, TrainState
 
 Carry = TypeVar("Carry")
 

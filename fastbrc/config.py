@@ -18,9 +18,9 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
+from fastbrc.errors import ConfigError
 
-class ConfigError(ValueError):
-    """A configuration the trainer cannot run; the message is one line for the user."""
+__all__ = ["RESUMABLE_FIELDS", "Config", "ConfigError", "check_divisible", "validate"]
 
 
 # Fields a resumed run may change; every other field must match the checkpoint's config.
@@ -335,3 +335,35 @@ def validate(config: Config) -> Config:
     if c.action_repeat is not None:
         need(c.action_repeat > 0, "--action-repeat must be > 0")
     return c
+
+
+def check_divisible(config: Config, task_env_counts: tuple[int, ...], num_devices: int) -> None:
+    """One-line ConfigError unless every per-env quantity splits evenly over the devices.
+
+    `--num-envs` and `--batch-size` are global (summed over devices): each device steps
+    num_envs / D envs and draws batch_size / D samples from them.
+    """
+    if num_devices == 1:
+        return
+    d = num_devices
+    hint = f"each of the {d} devices gets an equal share; use a multiple of {d}"
+    if config.num_envs % d:
+        raise ConfigError(
+            f"--num-envs {config.num_envs} does not divide across {d} devices ({hint})"
+        )
+    if config.batch_size % d:
+        raise ConfigError(
+            f"--batch-size {config.batch_size} does not divide across {d} devices ({hint})"
+        )
+    if len(task_env_counts) > 1:
+        uneven = [n for n in task_env_counts if n % d]
+        if uneven:
+            counts = ",".join(map(str, task_env_counts))
+            raise ConfigError(
+                f"the envs per task ({counts}) do not all divide across {d} devices "
+                f"({hint}; set --envs-per-task)"
+            )
+    if config.num_eval_envs % d:
+        raise ConfigError(
+            f"--num-eval-envs {config.num_eval_envs} does not divide across {d} devices ({hint})"
+        )

@@ -16,10 +16,11 @@ import pytest
 from configs import TINY  # tests/configs.py
 
 from fastbrc import cli
-from fastbrc.checkpoint import CheckpointError, Checkpoints
 from fastbrc.config import Config
-from fastbrc.policy import evaluate_run, load_policy
-from fastbrc.runner import build, train
+from fastbrc.learner import build
+from fastbrc.run.checkpoint import CheckpointError, Checkpoints
+from fastbrc.run.policy import evaluate_run, load_policy
+from fastbrc.run.runner import train
 
 # ProbeChain: 5-step episodes, so env state, episode counters and n-step windows all cross
 # chunk and checkpoint boundaries. 50 chunks, a checkpoint every 2.

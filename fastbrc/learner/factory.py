@@ -29,14 +29,14 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from fastbrc import distributional as dist
-from fastbrc import losses, parallel, sac
-from fastbrc import normalization as norm
-from fastbrc import replay as rb
-from fastbrc import reward_norm as rn
-from fastbrc.config import Config
+from fastbrc.config import Config, check_divisible, validate
+from fastbrc.core import distributional as dist
+from fastbrc.core import losses, parallel, sac
+from fastbrc.core import normalization as norm
+from fastbrc.core import replay as rb
+from fastbrc.core import reward_norm as rn
 from fastbrc.envs import BatchedEnv
-from fastbrc.networks import make_actor, make_critic
+from fastbrc.learner.models import make_actor, make_critic
 
 Params = Any
 Metrics = dict[str, jax.Array]
@@ -141,7 +141,7 @@ def make_train_fns(
     """`mesh`: the devices to split the envs over (default: `config.num_devices` of them)."""
     c = config
     mesh = mesh if mesh is not None else parallel.make_mesh(c.num_devices)
-    parallel.check_divisible(c, env.spec.envs_per_task, mesh.size)
+    check_divisible(c, env.spec.envs_per_task, mesh.size)
     spec = env.spec
     num_envs = spec.num_envs
     num_tasks = spec.num_tasks
@@ -615,3 +615,24 @@ def expand_task_metrics(metrics: dict[str, Any], task_names: tuple[str, ...]) ->
             for name, item in zip(task_names, value, strict=True):
                 out[key.replace("/tasks/", f"/{name}/")] = item
     return out
+
+
+def make_envs(config: Config) -> tuple[BatchedEnv, BatchedEnv]:
+    """The training batch and the evaluation batch (sharing the loaded envs)."""
+    env = BatchedEnv(
+        config.env_names,
+        config.num_envs,
+        envs_per_task=config.envs_per_task,
+        impl=config.impl,
+        episode_length=config.episode_length,
+        action_repeat=config.action_repeat,
+        min_obs_size=config.min_obs_size,
+        min_action_size=config.min_action_size,
+    )
+    return env, env.resized(config.num_eval_envs)
+
+
+def build(config: Config) -> TrainFns:
+    """Train functions for `config` without a run directory (tests, benchmarks)."""
+    env, eval_env = make_envs(validate(config))
+    return make_train_fns(config, env, eval_env)

@@ -6,7 +6,7 @@ Nothing here runs per environment step: one chunk call covers ``iterations_per_c
 separately from training. Every check of the user's input (config, environment, run
 directory, memory, checkpoint compatibility) happens before anything is written.
 
-A training process holds its run directory's lock (`fastbrc.runlock`) for the whole run. A
+A training process holds its run directory's lock (`fastbrc.run.runlock`) for the whole run. A
 failed write (disk full, permission denied, directory removed) ends the run with one line
 naming the step, the path and the OS error; its traceback goes to ``<run_dir>/errors.log``.
 """
@@ -28,13 +28,18 @@ from typing import Any
 
 import jax
 
-from fastbrc import compile_options, memory, parallel, render, transfer
-from fastbrc.checkpoint import CheckpointError, Checkpoints
 from fastbrc.config import Config, ConfigError, validate
-from fastbrc.envs import BatchedEnv
-from fastbrc.logger import MetricsLogger, NullLogger, Progress, import_wandb, read_metric_lines
-from fastbrc.runlock import RunLock
-from fastbrc.train import NONFINITE_CHECKS, TrainFns, expand_task_metrics, make_train_fns
+from fastbrc.core import parallel
+from fastbrc.learner import (
+    NONFINITE_CHECKS,
+    expand_task_metrics,
+    make_envs,
+    make_train_fns,
+)
+from fastbrc.run import compile_options, memory, render, transfer
+from fastbrc.run.checkpoint import CheckpointError, Checkpoints
+from fastbrc.run.logger import MetricsLogger, NullLogger, Progress, import_wandb, read_metric_lines
+from fastbrc.run.runlock import RunLock
 
 # What a run directory holds; --overwrite removes exactly these.
 RUN_ENTRIES = (
@@ -54,7 +59,7 @@ ERROR_LOG = "errors.log"
 # Length cap of the clips --video-every writes, in agent steps.
 VIDEO_MAX_STEPS = 250
 
-__all__ = ["CheckpointError", "RunWriteError", "TrainingDiverged", "build", "make_envs", "train"]
+__all__ = ["CheckpointError", "RunWriteError", "TrainingDiverged", "train"]
 
 
 class TrainingDiverged(RuntimeError):
@@ -109,21 +114,6 @@ def log_error(run_dir: Path, error: BaseException) -> str:
     except OSError:
         return "no traceback kept: errors.log cannot be written either"
     return f"traceback in {path}"
-
-
-def make_envs(config: Config) -> tuple[BatchedEnv, BatchedEnv]:
-    """The training batch and the evaluation batch (sharing the loaded envs)."""
-    env = BatchedEnv(
-        config.env_names,
-        config.num_envs,
-        envs_per_task=config.envs_per_task,
-        impl=config.impl,
-        episode_length=config.episode_length,
-        action_repeat=config.action_repeat,
-        min_obs_size=config.min_obs_size,
-        min_action_size=config.min_action_size,
-    )
-    return env, env.resized(config.num_eval_envs)
 
 
 def run_dir_of(config: Config) -> Path:
@@ -543,9 +533,3 @@ def _train(
     record["run_dir"] = str(run_dir)
     record["trace_counts"] = dict(fns.trace_counts)
     return record
-
-
-def build(config: Config) -> TrainFns:
-    """Train functions for `config` without a run directory (tests, benchmarks)."""
-    env, eval_env = make_envs(validate(config))
-    return make_train_fns(config, env, eval_env)

@@ -17,12 +17,11 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from fastbrc import normalization as norm
-from fastbrc import parallel
-from fastbrc.checkpoint import Checkpoints, Restored
 from fastbrc.config import Config, ConfigError, validate
-from fastbrc.runner import make_envs
-from fastbrc.train import TrainFns, expand_task_metrics, make_train_fns
+from fastbrc.core import normalization as norm
+from fastbrc.core import parallel
+from fastbrc.learner import TrainFns, expand_task_metrics, make_envs, make_train_fns
+from fastbrc.run.checkpoint import Checkpoints, Restored
 
 
 def _read_config(run_dir: Path) -> Config:
