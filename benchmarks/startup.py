@@ -9,7 +9,9 @@ falls on both. A worker builds the preset for the env (``--profile``; further ``
 pairs override it as on the CLI), then times:
 
 - ``lower`` and ``compile`` of the three programs a run compiles: ``init``, the training
-  ``chunk`` and ``evaluate`` (lowering is Python tracing; compile is XLA);
+  ``chunk`` and ``evaluate`` (lowering is Python tracing; compile is XLA), started exactly as
+  ``fastbrc train`` starts a run (``fastbrc.run.runner.start``: init and evaluate compile on
+  background threads, so their compile seconds may overlap other work);
 - the run time of ``init`` once, of ``--chunks`` training chunks after the warm-up (every
   timed chunk learns) and of one evaluation, each ending in ``jax.block_until_ready``.
 
@@ -77,31 +79,37 @@ def _timed(fn, *args) -> tuple[Any, float]:
 
 
 def worker(args: argparse.Namespace, overrides: list[str]) -> dict[str, Any]:
-    """One variant in this process: lower/compile/run seconds of every program."""
-    import jax
+    """One variant in this process: lower/compile/run seconds of every program, started the
+    way `fastbrc train` starts a run (`fastbrc.run.runner.start`, in a scratch run directory)."""
+    import contextlib
+    import dataclasses
+    import tempfile
 
-    from fastbrc.core import parallel
-    from fastbrc.learner import make_envs, make_train_fns
     from fastbrc.run import compile_options
+    from fastbrc.run.runner import prepare, start
 
-    config = build_config(args, overrides)
-    env, eval_env = make_envs(config)
-    fns = make_train_fns(config, env, eval_env)
-    platform = fns.mesh.devices.flat[0].platform
-
-    def options(program: str) -> dict[str, Any]:
+    def options(program: str, platform: str) -> dict[str, Any]:
         return compile_options.for_program(program, platform) if args.worker == "fastbrc" else {}
 
-    key_init, key_eval = jax.random.split(jax.random.PRNGKey(config.seed))
-    seconds: dict[str, float] = {}
-    lowered, seconds["init_lower_s"] = _timed(fns.init.lower, key_init)
-    compiled, seconds["init_compile_s"] = _timed(lambda: lowered.compile(options("init")))
-    state, seconds["init_run_s"] = _timed(compiled, parallel.on_mesh(key_init, fns.mesh))
-    lowered, seconds["chunk_lower_s"] = _timed(fns.train_chunk.lower, state)
-    chunk, seconds["chunk_compile_s"] = _timed(lambda: lowered.compile(options("chunk")))
-    key_eval = parallel.on_mesh(key_eval, fns.mesh)
-    lowered, seconds["evaluate_lower_s"] = _timed(fns.evaluate.lower, state, key_eval)
-    evaluate, seconds["evaluate_compile_s"] = _timed(lambda: lowered.compile(options("evaluate")))
+    config = build_config(args, overrides)
+    with tempfile.TemporaryDirectory() as run_dir, contextlib.ExitStack() as held:
+        config = dataclasses.replace(config, run_dir=run_dir, wandb=False, video_every=0)
+        prepared = prepare(config, held, verbose=False)
+        started = start(prepared, held, options)
+        held.callback(started.checkpoints.close)
+        held.callback(started.evaluate.close)
+        return _time_programs(args, prepared, started, options)
+
+
+def _time_programs(args, prepared, started, options) -> dict[str, Any]:
+    from fastbrc.core import parallel
+
+    config, platform = prepared.config, prepared.device.platform
+    seconds = dict(started.seconds)  # init and chunk: lower, compile, init's run
+    evaluate = started.evaluate.result()
+    seconds["evaluate_lower_s"] = started.evaluate.lower_seconds
+    seconds["evaluate_compile_s"] = started.evaluate.seconds - started.evaluate.lower_seconds
+    state, chunk = started.state, started.chunk
     warm_up = -(-config.learning_starts_iterations // config.iterations_per_chunk)
     for _ in range(max(warm_up, 1)):  # the first call also pays any one-off set-up
         state, _ = chunk(state)
@@ -109,6 +117,7 @@ def worker(args: argparse.Namespace, overrides: list[str]) -> dict[str, Any]:
     for _ in range(args.chunks):
         (state, metrics), elapsed = _timed(chunk, state)
         chunk_s.append(elapsed)
+    key_eval = parallel.on_mesh(prepared.key_eval, prepared.fns.mesh)
     returns, seconds["evaluate_run_s"] = _timed(evaluate, state, key_eval)
     seconds["chunk_run_s"] = statistics.median(chunk_s)
     seconds["compile_total_s"] = sum(seconds[f"{p}_compile_s"] for p in PROGRAMS)
@@ -118,7 +127,7 @@ def worker(args: argparse.Namespace, overrides: list[str]) -> dict[str, Any]:
     return {
         "variant": args.worker,
         "platform": platform,
-        "options": {p: options(p) for p in PROGRAMS},
+        "options": {p: options(p, platform) for p in PROGRAMS},
         "chunk_run_s_all": chunk_s,
         # the same numbers under both variants means the options changed speed, not results
         "last_chunk_critic_loss": float(metrics["train/critic_loss"]),

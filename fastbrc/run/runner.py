@@ -23,6 +23,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +33,13 @@ from fastbrc.config import Config, ConfigError, validate
 from fastbrc.core import parallel
 from fastbrc.learner import (
     NONFINITE_CHECKS,
+    TrainFns,
     expand_task_metrics,
     make_envs,
     make_train_fns,
 )
 from fastbrc.run import compile_options, memory, render, transfer
-from fastbrc.run.checkpoint import CheckpointError, Checkpoints
+from fastbrc.run.checkpoint import CheckpointError, Checkpoints, Restored
 from fastbrc.run.logger import MetricsLogger, NullLogger, Progress, import_wandb, read_metric_lines
 from fastbrc.run.runlock import RunLock
 
@@ -59,7 +61,17 @@ ERROR_LOG = "errors.log"
 # Length cap of the clips --video-every writes, in agent steps.
 VIDEO_MAX_STEPS = 250
 
-__all__ = ["CheckpointError", "RunWriteError", "TrainingDiverged", "train"]
+__all__ = [
+    "CheckpointError",
+    "Prepared",
+    "RunLoop",
+    "RunWriteError",
+    "Started",
+    "TrainingDiverged",
+    "prepare",
+    "start",
+    "train",
+]
 
 
 class TrainingDiverged(RuntimeError):
@@ -191,6 +203,7 @@ class BackgroundCompile:
 
     def __init__(self, lower: Callable[[], Any], options: dict[str, Any], name: str) -> None:
         self.seconds: float | None = None
+        self.lower_seconds: float | None = None  # of `seconds`, how long lowering took
         self._compiled: Any = None
         self._error: BaseException | None = None
         self.waited: float | None = None  # seconds the first `result` call waited
@@ -202,7 +215,9 @@ class BackgroundCompile:
     def _run(self, lower: Callable[[], Any], options: dict[str, Any]) -> None:
         tick = time.perf_counter()
         try:
-            self._compiled = lower().compile(options)
+            lowered = lower()
+            self.lower_seconds = time.perf_counter() - tick
+            self._compiled = lowered.compile(options)
         except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
             self._error = error
         self.seconds = time.perf_counter() - tick
@@ -245,12 +260,52 @@ def train(
     `overwrite`: replace the run in `config.run_dir` instead of refusing it.
     """
     with contextlib.ExitStack() as held:  # the run directory's lock, once taken
-        return _train(config, resume, overwrite, verbose, held)
+        prepared = prepare(config, held, resume=resume, overwrite=overwrite, verbose=verbose)
+        return RunLoop(prepared, start(prepared, held)).run()
 
 
-def _train(
-    config: Config, resume: bool, overwrite: bool, verbose: bool, held: contextlib.ExitStack
-) -> dict[str, Any]:
+# ----------------------------------------------------------------------------- prepare
+@dataclass
+class Prepared:
+    """A run whose every input is checked (config, run directory, transfer source, memory);
+    its lock is held, nothing is compiled or written yet."""
+
+    config: Config
+    run_dir: Path
+    resume: bool  # as asked: continue the run in run_dir
+    restart: bool  # a resumed run with no checkpoint yet: it starts over from its seed
+    overwrite: bool
+    verbose: bool
+    primary: bool  # process 0: writes the run directory and prints
+    locked: bool  # the lock is held already (the directory existed)
+    videos: bool
+    say: Callable[..., None]
+    source: Restored | None  # --init-from's checkpoint
+    fns: TrainFns
+    abstract: Any  # the train state's shapes and shardings
+    key_init: jax.Array
+    key_eval: jax.Array
+    need: memory.MemoryEstimate
+
+    @property
+    def continues(self) -> bool:
+        """Whether training continues from a checkpoint."""
+        return self.resume and not self.restart
+
+    @property
+    def device(self) -> Any:
+        return self.fns.mesh.devices.flat[0]
+
+
+def prepare(
+    config: Config,
+    held: contextlib.ExitStack,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    verbose: bool = True,
+) -> Prepared:
+    """Check everything about the run before anything is written (the lock goes on `held`)."""
     config = validate(config)
     # multi-host: every process runs this loop on its own devices' envs; process 0 alone
     # writes the run directory's files and prints (Orbax coordinates the checkpoints)
@@ -266,15 +321,7 @@ def _train(
             read_metric_lines(run_dir / "metrics.jsonl", warn=lambda _: None)  # a bad line
     if config.wandb and primary:
         import_wandb()  # a missing package is reported before anything is written
-    videos = config.video_every > 0 and primary
-    if videos and jax.process_count() > 1:
-        videos = False  # rendering restores a checkpoint in one process; not across hosts
-        say("fastbrc: --video-every is ignored in multi-host runs")
-    if videos:
-        try:
-            render.check_gl()  # no OpenGL: one line now, not after hours of training
-        except render.RenderError as error:
-            raise ConfigError(f"--video-every: {error}") from None
+    videos = _check_videos(config, primary, say)
     # a run killed before its first checkpoint starts over: from its seed, that is exact
     restart = resume and _before_first_checkpoint(run_dir, config)
     if restart:
@@ -285,251 +332,381 @@ def _train(
         source = transfer.load_source(config)
     env, eval_env = make_envs(config)
     fns = make_train_fns(config, env, eval_env)
-    shardings = fns.state_shardings
     key_init, key_eval = jax.random.split(jax.random.PRNGKey(config.seed))
-    abstract = parallel.with_shardings(jax.eval_shape(fns.init, key_init), shardings)
+    abstract = parallel.with_shardings(jax.eval_shape(fns.init, key_init), fns.state_shardings)
     device = fns.mesh.devices.flat[0]
-
-    def options(program: compile_options.Program) -> dict[str, Any]:
-        return compile_options.for_program(program, device.platform)
-
     need = memory.estimate(
         config, abstract, env.spec.obs_size, env.spec.action_size, num_devices=fns.mesh.size
     )
     where = "this machine" if device.platform == "cpu" else f"each {device.device_kind}"
     memory.check_fits(need, memory.available_bytes(device), where)
-
-    start = time.perf_counter()
-    checkpoints_dir = run_dir / "checkpoints"
-    first_chunk = 0
-
-    def open_checkpoints() -> Checkpoints:
-        error_log = run_dir / ERROR_LOG if primary else None
-        return Checkpoints(
-            checkpoints_dir, keep=config.keep_checkpoints, owner=primary, error_log=error_log
-        )
-
-    if resume and not restart:
-        checkpoints = open_checkpoints()
-        restored = checkpoints.restore(abstract, config, warn=say)
-        state = restored.state
-        if not restored.has_buffer:
-            state = state.replace(replay=fns.empty_replay())
-            say(
-                "fastbrc: the checkpoint has no replay buffer; refilling it before learning "
-                "(this resume is not bit-exact)"
-            )
-        state = jax.device_put(state, shardings)  # leaves rebuilt on restore sit on one device
-        first_chunk = restored.chunk
-        if first_chunk >= config.num_chunks:
-            raise ConfigError(
-                f"the run in {run_dir} already reached {restored.step:,} env steps; pass a "
-                "larger --total-env-steps to train on"
-            )
-        lowered_chunk = fns.train_chunk.lower(state)
-        say(f"fastbrc: resuming {run_dir} from checkpoint {restored.step:,}")
-    else:
-        if primary and not locked:  # a new directory: lock it as it is made
-            run_dir.mkdir(parents=True, exist_ok=True)
-            held.enter_context(RunLock(run_dir, warn=say))
-            check_run_dir(run_dir, resume=False, overwrite=overwrite)  # a run started here?
-        if overwrite and primary:
-            clear_run_dir(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        checkpoints = open_checkpoints()
-        # the envs' reset and step are traced here, once; XLA compiles init in the background
-        # while the chunk is traced from the state's shapes
-        lowered_init = fns.init.lower(key_init)
-        init_compile = BackgroundCompile(lambda: lowered_init, options("init"), "init")
-        lowered_chunk = fns.train_chunk.lower(abstract)
-        state = init_compile.result()(parallel.on_mesh(key_init, fns.mesh))
-        if source is not None:
-            state = jax.device_put(transfer.apply(state, source.state), shardings)
-            say(
-                f"fastbrc: initialised from {config.init_from} (checkpoint {source.step:,}); "
-                "new task embedding, fresh optimiser and buffer"
-            )
-    if primary:
-        (run_dir / "config.json").write_text(config.to_json() + "\n")
-    jax.block_until_ready(state)
-    capacity = config.replay_capacity_per_env * config.num_envs
-    devices = fns.mesh.size
-    on = f"{devices} x {device.device_kind}" if devices > 1 else device.device_kind
-    per = " per device" if devices > 1 else ""
-    say(
-        f"fastbrc: {config.env} | {config.num_envs} envs on {jax.default_backend()} "
-        f"({on}) | replay {capacity:,} transitions "
-        f"({config.replay_capacity_per_env:,}/env), {_human_bytes(need.replay)}{per} | "
-        f"estimated peak {_human_bytes(need.total)}{per}"
+    return Prepared(
+        config=config,
+        run_dir=run_dir,
+        resume=resume,
+        restart=restart,
+        overwrite=overwrite,
+        verbose=verbose,
+        primary=primary,
+        locked=locked,
+        videos=videos,
+        say=say,
+        source=source,
+        fns=fns,
+        abstract=abstract,
+        key_init=key_init,
+        key_eval=key_eval,
+        need=need,
     )
-    say(f"fastbrc: run directory {run_dir}")
 
-    def eval_key(index: int) -> jax.Array:  # on the mesh, where the compiled eval expects it
-        return parallel.on_mesh(jax.random.fold_in(key_eval, index), fns.mesh)
 
+def _check_videos(config: Config, primary: bool, say: Callable[..., None]) -> bool:
+    """Whether this process writes --video-every clips (OpenGL is checked now)."""
+    videos = config.video_every > 0 and primary
+    if videos and jax.process_count() > 1:
+        say("fastbrc: --video-every is ignored in multi-host runs")
+        return False  # rendering restores a checkpoint in one process; not across hosts
+    if videos:
+        try:
+            render.check_gl()  # no OpenGL: one line now, not after hours of training
+        except render.RenderError as error:
+            raise ConfigError(f"--video-every: {error}") from None
+    return videos
+
+
+# ------------------------------------------------------------------------------- start
+@dataclass
+class Started:
+    """The first train state on the devices and the compiled programs."""
+
+    state: Any
+    chunk: Any  # the compiled training chunk
+    evaluate: BackgroundCompile  # the evaluation, compiling in the background
+    checkpoints: Checkpoints
+    first_chunk: int  # index of the next chunk (0 for a fresh run)
+    start_time: float  # perf_counter() when starting began (the wall-clock origin)
+    compile_s: float  # init (or restore) and chunk: everything before the first chunk
+    seconds: dict[str, float]  # lowering and compile times of init and chunk
+
+
+CompileOptions = Callable[[compile_options.Program, str], dict[str, Any]]
+
+
+def start(
+    prepared: Prepared, held: contextlib.ExitStack, options: CompileOptions | None = None
+) -> Started:
+    """Restore or initialise the train state and compile the chunk (the evaluation compiles in
+    the background); writes config.json. `options(program, platform)`: XLA compile options
+    (default `compile_options.for_program`)."""
+    p, say = prepared, prepared.say
+    platform = p.device.platform
+    program_options = lambda program: (options or compile_options.for_program)(program, platform)
+    start_time = time.perf_counter()
+    seconds: dict[str, float] = {}
+    if p.continues:
+        checkpoints, state, first_chunk = _restore(p)
+        tick = time.perf_counter()
+        lowered_chunk = p.fns.train_chunk.lower(state)
+        seconds["chunk_lower_s"] = time.perf_counter() - tick
+    else:
+        checkpoints, first_chunk = _open_fresh_run_dir(p, held), 0
+        state, lowered_chunk = _init_state(p, program_options, seconds)
+    if p.primary:
+        (p.run_dir / "config.json").write_text(p.config.to_json() + "\n")
+    jax.block_until_ready(state)
+    _say_summary(p)
     # the evaluation compiles in the background while the first chunks train (the host's
     # cores are mostly idle then); the first evaluation waits for it if it must
-    eval_compile = BackgroundCompile(
-        lambda: fns.evaluate.lower(abstract, key_eval), options("evaluate"), "evaluate"
+    evaluate = BackgroundCompile(
+        lambda: p.fns.evaluate.lower(p.abstract, p.key_eval),
+        program_options("evaluate"),
+        "evaluate",
     )
-    chunk = lowered_chunk.compile(options("chunk"))
-    compile_s = time.perf_counter() - start
+    tick = time.perf_counter()
+    chunk = lowered_chunk.compile(program_options("chunk"))
+    seconds["chunk_compile_s"] = time.perf_counter() - tick
+    compile_s = time.perf_counter() - start_time
     say(f"fastbrc: compiled in {compile_s:.1f} s (init + chunk; evaluation in the background)")
+    return Started(state, chunk, evaluate, checkpoints, first_chunk, start_time, compile_s, seconds)
 
-    per_chunk = config.env_steps_per_chunk
-    resume_step = first_chunk * per_chunk if resume else None
-    logger = (
-        MetricsLogger(run_dir, resume_from_step=resume_step, config=config, warn=say)
-        if primary
-        else NullLogger()
+
+def _open_checkpoints(p: Prepared) -> Checkpoints:
+    error_log = p.run_dir / ERROR_LOG if p.primary else None
+    return Checkpoints(
+        p.run_dir / "checkpoints",
+        keep=p.config.keep_checkpoints,
+        owner=p.primary,
+        error_log=error_log,
     )
-    progress = Progress(config.total_env_steps) if verbose and primary else None
-    train_s = 0.0
-    last_eval: float | None = None
-    last_saved = first_chunk * per_chunk if resume and not restart else None
-    record: dict[str, Any] = {}
 
-    def save(state: Any, chunk_index: int) -> None:
-        nonlocal last_saved
-        env_steps = chunk_index * per_chunk
+
+def _restore(p: Prepared) -> tuple[Checkpoints, Any, int]:
+    """The newest good checkpoint's state on the devices, and the index of its next chunk."""
+    checkpoints = _open_checkpoints(p)
+    restored = checkpoints.restore(p.abstract, p.config, warn=p.say)
+    state = restored.state
+    if not restored.has_buffer:
+        state = state.replace(replay=p.fns.empty_replay())
+        p.say(
+            "fastbrc: the checkpoint has no replay buffer; refilling it before learning "
+            "(this resume is not bit-exact)"
+        )
+    state = jax.device_put(state, p.fns.state_shardings)  # restored leaves sit on one device
+    if restored.chunk >= p.config.num_chunks:
+        raise ConfigError(
+            f"the run in {p.run_dir} already reached {restored.step:,} env steps; pass a "
+            "larger --total-env-steps to train on"
+        )
+    p.say(f"fastbrc: resuming {p.run_dir} from checkpoint {restored.step:,}")
+    return checkpoints, state, restored.chunk
+
+
+def _open_fresh_run_dir(p: Prepared, held: contextlib.ExitStack) -> Checkpoints:
+    """Make (or clear, with --overwrite) the run directory, locked as it is made."""
+    if p.primary and not p.locked:  # a new directory: lock it as it is made
+        p.run_dir.mkdir(parents=True, exist_ok=True)
+        held.enter_context(RunLock(p.run_dir, warn=p.say))
+        check_run_dir(p.run_dir, resume=False, overwrite=p.overwrite)  # a run started here?
+    if p.overwrite and p.primary:
+        clear_run_dir(p.run_dir)
+    p.run_dir.mkdir(parents=True, exist_ok=True)
+    return _open_checkpoints(p)
+
+
+def _init_state(
+    p: Prepared, program_options: Callable[[str], dict[str, Any]], seconds: dict[str, float]
+) -> tuple[Any, Any]:
+    """A fresh state (with --init-from's weights) and the lowered chunk. The envs' reset and
+    step are traced once, here; XLA compiles init in the background while the chunk is traced
+    from the state's shapes."""
+    tick = time.perf_counter()
+    lowered_init = p.fns.init.lower(p.key_init)
+    seconds["init_lower_s"] = time.perf_counter() - tick
+    init_compile = BackgroundCompile(lambda: lowered_init, program_options("init"), "init")
+    tick = time.perf_counter()
+    lowered_chunk = p.fns.train_chunk.lower(p.abstract)
+    seconds["chunk_lower_s"] = time.perf_counter() - tick
+    compiled_init = init_compile.result()
+    seconds["init_compile_s"] = init_compile.seconds
+    tick = time.perf_counter()
+    state = jax.block_until_ready(compiled_init(parallel.on_mesh(p.key_init, p.fns.mesh)))
+    seconds["init_run_s"] = time.perf_counter() - tick
+    if p.source is not None:
+        state = jax.device_put(transfer.apply(state, p.source.state), p.fns.state_shardings)
+        p.say(
+            f"fastbrc: initialised from {p.config.init_from} (checkpoint {p.source.step:,}); "
+            "new task embedding, fresh optimiser and buffer"
+        )
+    return state, lowered_chunk
+
+
+def _say_summary(p: Prepared) -> None:
+    config, device, devices = p.config, p.device, p.fns.mesh.size
+    capacity = config.replay_capacity_per_env * config.num_envs
+    on = f"{devices} x {device.device_kind}" if devices > 1 else device.device_kind
+    per = " per device" if devices > 1 else ""
+    p.say(
+        f"fastbrc: {config.env} | {config.num_envs} envs on {jax.default_backend()} "
+        f"({on}) | replay {capacity:,} transitions "
+        f"({config.replay_capacity_per_env:,}/env), {_human_bytes(p.need.replay)}{per} | "
+        f"estimated peak {_human_bytes(p.need.total)}{per}"
+    )
+    p.say(f"fastbrc: run directory {p.run_dir}")
+
+
+# -------------------------------------------------------------------------------- loop
+class RunLoop:
+    """The chunks, and after each the hooks: evaluate, divergence guard, progress,
+    checkpoint, video, stop request (a signal or --max-wall-s)."""
+
+    def __init__(self, prepared: Prepared, started: Started) -> None:
+        p, s = prepared, started
+        self.p, self.s, self.say = p, s, p.say
+        self.config = p.config
+        self.per_chunk = p.config.env_steps_per_chunk
+        self.resume_from = s.first_chunk * self.per_chunk
+        resume_step = self.resume_from if p.resume else None
+        self.logger = (
+            MetricsLogger(p.run_dir, resume_from_step=resume_step, config=p.config, warn=p.say)
+            if p.primary
+            else NullLogger()
+        )
+        self.progress = Progress(p.config.total_env_steps) if p.verbose and p.primary else None
+        self.train_s = 0.0
+        self.last_eval: float | None = None
+        self.last_saved = self.resume_from if p.continues else None
+        self.evaluations = 0
+
+    def run(self) -> dict[str, Any]:
+        record: dict[str, Any] = {}
         try:
-            logger.sync()  # the records up to the checkpoint are on disk before it
-            info = checkpoints.save(state, step=env_steps, chunk=chunk_index, config=config)
+            with StopRequest() as stop:
+                for index in range(self.s.first_chunk, self.config.num_chunks):
+                    record = self.step(index, stop)
+                    if "stopped_by" in record:
+                        break
+        except OSError as error:  # metrics.jsonl or TensorBoard could not be written
+            raise RunWriteError(
+                f"could not write to {error.filename or self.p.run_dir}: {_describe(error)}; "
+                f"{_kept(self.last_saved)}; {log_error(self.p.run_dir, error)}",
+                self.p.run_dir / ERROR_LOG,
+            ) from error
+        finally:
+            self.close(failing=sys.exc_info()[0] is not None)
+        if "stopped_by" not in record:
+            self.say(
+                f"fastbrc: done, {record.get('env_steps', 0):,} env steps in {self.train_s:.1f} "
+                f"s training + {self.s.compile_s:.1f} s compile; final eval return "
+                f"{self.last_eval}"
+            )
+        record["run_dir"] = str(self.p.run_dir)
+        record["trace_counts"] = dict(self.p.fns.trace_counts)
+        return record
+
+    def step(self, index: int, stop: StopRequest) -> dict[str, Any]:
+        """One chunk and its hooks; the record gains "stopped_by" when the run stops here."""
+        config, per_chunk = self.config, self.per_chunk
+        tick = time.perf_counter()
+        self.s.state, metrics = self.s.chunk(self.s.state)
+        metrics = expand_task_metrics(jax.device_get(metrics), config.env_names)
+        chunk_s = time.perf_counter() - tick
+        self.train_s += chunk_s
+        env_steps = (index + 1) * per_chunk
+        record = {"env_steps": env_steps, **metrics}
+        bad = int(metrics["train/nonfinite"])
+        out_of_time = bool(config.max_wall_s) and self.wall_s() >= config.max_wall_s
+        last_chunk = index == config.num_chunks - 1 or out_of_time
+        if not bad and (last_chunk or _crossed(env_steps, per_chunk, config.eval_every_env_steps)):
+            record.update(self.evaluate(index))
+        record.update(
+            {
+                "wall_s": self.wall_s(),
+                "perf/train_s": self.train_s,
+                "perf/compile_s": self.s.compile_s,
+                "perf/env_steps_per_s": per_chunk / chunk_s,
+                "perf/updates_per_s": float(metrics["train/critic_updates"]) / chunk_s,
+            }
+        )
+        record = self.logger.write(record)
+        if bad:
+            self.diverged(bad, env_steps)
+        self.report_progress(env_steps, chunk_s)
+        if (
+            last_chunk
+            or stop.signal_name
+            or _crossed(env_steps, per_chunk, config.checkpoint_every)
+        ):
+            self.checkpoint(index + 1)
+        if self.p.videos and "eval/episode_return" in record:
+            self.video(index + 1, env_steps)
+        if stop.signal_name:
+            self.stopped_by_signal(stop.signal_name, env_steps)
+            record["stopped_by"] = stop.signal_name
+        elif out_of_time and index < config.num_chunks - 1:
+            self.stopped_by_wall_clock(env_steps)
+            record["stopped_by"] = "max_wall_s"
+        return record
+
+    def wall_s(self) -> float:
+        return time.perf_counter() - self.s.start_time
+
+    # ----------------------------------------------------------------------- the hooks
+    def evaluate(self, index: int) -> dict[str, Any]:
+        """The deterministic policy's eval metrics (the first call waits for the compile)."""
+        compiled = self.s.evaluate.result()
+        if self.evaluations == 0:
+            self.say(
+                f"fastbrc: evaluation compiled in the background in "
+                f"{self.s.evaluate.seconds:.1f} s (training waited "
+                f"{self.s.evaluate.waited:.1f} s for it)"
+            )
+        # the key on the mesh, where the compiled evaluation expects it
+        key = parallel.on_mesh(jax.random.fold_in(self.p.key_eval, index), self.p.fns.mesh)
+        metrics = expand_task_metrics(
+            jax.device_get(compiled(self.s.state, key)), self.config.env_names
+        )
+        self.last_eval = float(metrics["eval/episode_return"])
+        self.evaluations += 1
+        return {**metrics, "perf/eval_compile_s": self.s.evaluate.seconds}
+
+    def diverged(self, bad: int, env_steps: int) -> None:
+        kept = (
+            f"the last good checkpoint ({self.last_saved:,} env steps) is kept in "
+            f"{self.s.checkpoints.directory}"
+            if self.last_saved is not None
+            else "no checkpoint was saved before it"
+        )
+        raise TrainingDiverged(
+            f"training diverged: {NONFINITE_CHECKS[bad - 1]} became non-finite in "
+            f"the chunk ending at env step {env_steps:,}; {kept}; lower the "
+            "learning rates or the reward scale"
+        )
+
+    def report_progress(self, env_steps: int, chunk_s: float) -> None:
+        if self.progress:
+            rate = (env_steps - self.resume_from) / self.train_s
+            eta = (self.config.total_env_steps - env_steps) / max(rate, 1e-9)
+            self.progress.update(env_steps, self.per_chunk / chunk_s, self.last_eval, eta)
+
+    def checkpoint(self, chunk_index: int) -> None:
+        env_steps = chunk_index * self.per_chunk
+        checkpoints = self.s.checkpoints
+        try:
+            self.logger.sync()  # the records up to the checkpoint are on disk before it
+            info = checkpoints.save(
+                self.s.state, step=env_steps, chunk=chunk_index, config=self.config
+            )
         except Exception as error:  # noqa: BLE001 - disk full, permissions, ...: one line
             raise RunWriteError(
                 f"could not save checkpoint {env_steps:,} to {checkpoints.directory}: "
-                f"{_describe(error)}; {_kept(last_saved)}; {log_error(run_dir, error)}",
-                run_dir / ERROR_LOG,
+                f"{_describe(error)}; {_kept(self.last_saved)}; "
+                f"{log_error(self.p.run_dir, error)}",
+                self.p.run_dir / ERROR_LOG,
             ) from error
-        last_saved = env_steps
-        buffer = "with" if config.save_buffer else "without"
-        say(
+        self.last_saved = env_steps
+        buffer = "with" if self.config.save_buffer else "without"
+        self.say(
             f"fastbrc: checkpoint {env_steps:,} saved ({buffer} replay buffer, "
             f"{_human_bytes(info.nbytes)}, {info.seconds:.1f} s)"
         )
 
-    evaluations = 0
-
-    def video(env_steps: int) -> None:
-        """A short clip of the policy at this checkpoint; a failure warns, training goes on."""
+    def video(self, chunk_index: int, env_steps: int) -> None:
+        """After every video_every-th evaluation, a short clip of the policy from a checkpoint
+        there; a failure warns, training goes on."""
+        if self.evaluations % self.config.video_every:
+            return
+        if self.last_saved != env_steps:
+            self.checkpoint(chunk_index)
         tick = time.perf_counter()
         try:
-            paths = render.render_checkpoint(run_dir, env_steps, max_steps=VIDEO_MAX_STEPS)
+            paths = render.render_checkpoint(self.p.run_dir, env_steps, max_steps=VIDEO_MAX_STEPS)
         except Exception as error:  # noqa: BLE001 - a video must never end a training run
-            say(f"fastbrc: warning: no video at {env_steps:,} env steps: {error}")
+            self.say(f"fastbrc: warning: no video at {env_steps:,} env steps: {error}")
             return
         names = ", ".join(str(p) for p in paths)
-        say(f"fastbrc: video {names} ({time.perf_counter() - tick:.1f} s)")
+        self.say(f"fastbrc: video {names} ({time.perf_counter() - tick:.1f} s)")
 
-    try:
-        with StopRequest() as stop:
-            for index in range(first_chunk, config.num_chunks):
-                tick = time.perf_counter()
-                state, metrics = chunk(state)
-                metrics = expand_task_metrics(jax.device_get(metrics), config.env_names)
-                chunk_s = time.perf_counter() - tick
-                train_s += chunk_s
-                env_steps = (index + 1) * per_chunk
-                record = {"env_steps": env_steps, **metrics}
-                bad = int(metrics["train/nonfinite"])
-                out_of_time = bool(config.max_wall_s) and (
-                    time.perf_counter() - start >= config.max_wall_s
-                )
-                last_chunk = index == config.num_chunks - 1 or out_of_time
-                if not bad and (
-                    last_chunk or _crossed(env_steps, per_chunk, config.eval_every_env_steps)
-                ):
-                    evaluate = eval_compile.result()
-                    if evaluations == 0:
-                        say(
-                            f"fastbrc: evaluation compiled in the background in "
-                            f"{eval_compile.seconds:.1f} s (training waited "
-                            f"{eval_compile.waited:.1f} s for it)"
-                        )
-                    eval_metrics = expand_task_metrics(
-                        jax.device_get(evaluate(state, eval_key(index))),
-                        config.env_names,
-                    )
-                    record.update(eval_metrics)
-                    record["perf/eval_compile_s"] = eval_compile.seconds
-                    last_eval = float(eval_metrics["eval/episode_return"])
-                    evaluations += 1
-                record.update(
-                    {
-                        "wall_s": time.perf_counter() - start,
-                        "perf/train_s": train_s,
-                        "perf/compile_s": compile_s,
-                        "perf/env_steps_per_s": per_chunk / chunk_s,
-                        "perf/updates_per_s": float(metrics["train/critic_updates"]) / chunk_s,
-                    }
-                )
-                record = logger.write(record)
-                if bad:
-                    kept = (
-                        f"the last good checkpoint ({last_saved:,} env steps) is kept in "
-                        f"{checkpoints.directory}"
-                        if last_saved is not None
-                        else "no checkpoint was saved before it"
-                    )
-                    raise TrainingDiverged(
-                        f"training diverged: {NONFINITE_CHECKS[bad - 1]} became non-finite in "
-                        f"the chunk ending at env step {env_steps:,}; {kept}; lower the "
-                        "learning rates or the reward scale"
-                    )
-                if progress:
-                    rate = (env_steps - first_chunk * per_chunk) / train_s
-                    eta = (config.total_env_steps - env_steps) / max(rate, 1e-9)
-                    progress.update(env_steps, per_chunk / chunk_s, last_eval, eta)
-                if (
-                    last_chunk
-                    or stop.signal_name
-                    or _crossed(env_steps, per_chunk, config.checkpoint_every)
-                ):
-                    save(state, index + 1)
-                if videos and "eval/episode_return" in record:
-                    if evaluations % config.video_every == 0:
-                        if last_saved != env_steps:
-                            save(state, index + 1)
-                        video(env_steps)
-                if stop.signal_name:
-                    if progress:
-                        progress.close()
-                        progress = None
-                    say(
-                        f"fastbrc: stopped by {stop.signal_name} at {env_steps:,} env steps; "
-                        f"resume with: fastbrc train --resume {run_dir}"
-                    )
-                    record["stopped_by"] = stop.signal_name
-                    break
-                if out_of_time and index < config.num_chunks - 1:
-                    say(
-                        f"fastbrc: stopped at {env_steps:,} env steps after "
-                        f"{time.perf_counter() - start:.0f} s (--max-wall-s "
-                        f"{config.max_wall_s:g}); continue with: fastbrc train --resume "
-                        f"{run_dir} --max-wall-s 0"
-                    )
-                    record["stopped_by"] = "max_wall_s"
-                    break
-    except OSError as error:  # metrics.jsonl or TensorBoard could not be written
-        raise RunWriteError(
-            f"could not write to {error.filename or run_dir}: {_describe(error)}; "
-            f"{_kept(last_saved)}; {log_error(run_dir, error)}",
-            run_dir / ERROR_LOG,
-        ) from error
-    finally:
-        failing = sys.exc_info()[0] is not None
-        eval_compile.close()
-        if progress:
-            progress.close()
+    def stopped_by_signal(self, signal_name: str, env_steps: int) -> None:
+        if self.progress:
+            self.progress.close()
+            self.progress = None
+        self.say(
+            f"fastbrc: stopped by {signal_name} at {env_steps:,} env steps; "
+            f"resume with: fastbrc train --resume {self.p.run_dir}"
+        )
+
+    def stopped_by_wall_clock(self, env_steps: int) -> None:
+        self.say(
+            f"fastbrc: stopped at {env_steps:,} env steps after {self.wall_s():.0f} s "
+            f"(--max-wall-s {self.config.max_wall_s:g}); continue with: fastbrc train --resume "
+            f"{self.p.run_dir} --max-wall-s 0"
+        )
+
+    def close(self, failing: bool) -> None:
+        self.s.evaluate.close()
+        if self.progress:
+            self.progress.close()
         # after a failed write (a full disk), closing fails too: the first error is the one
         with contextlib.suppress(OSError) if failing else contextlib.nullcontext():
-            logger.close()
-        checkpoints.close()
-    if "stopped_by" not in record:
-        say(
-            f"fastbrc: done, {record.get('env_steps', 0):,} env steps in {train_s:.1f} s "
-            f"training + {compile_s:.1f} s compile; final eval return {last_eval}"
-        )
-    record["run_dir"] = str(run_dir)
-    record["trace_counts"] = dict(fns.trace_counts)
-    return record
+            self.logger.close()
+        self.s.checkpoints.close()
