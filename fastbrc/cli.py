@@ -72,7 +72,7 @@ def _resume_config(run_dir: Path, rest: list[str]):
         raise ConfigError(f"{run_dir / 'config.json'} is not a valid config: {error}") from None
     defaults = dataclasses.replace(saved, run_dir=str(run_dir))
     config = tyro_cli(Config, defaults, rest, f"Resume the run in {run_dir}.")
-    locked = [n for n in config.changed_fields(defaults) if n not in RESUMABLE_FIELDS]
+    locked = config.agent.changed_fields(defaults.agent)  # the agent part is the run's own
     locked += ["run_dir"] if config.run_dir != defaults.run_dir else []
     if locked:
         allowed = ", ".join(_flag(f) for f in sorted(RESUMABLE_FIELDS - {"run_dir"}))

@@ -24,8 +24,8 @@ def _same(a, b) -> bool:
 @pytest.mark.parametrize("actor", ["td3", "sac"])
 def test_critic_and_actor_updates_change_only_their_own_networks(actor):
     config = dataclasses.replace(TINY, actor=actor)
-    env, _ = make_envs(config)
-    agent = make_agent(config, env.spec, parallel.make_mesh(1))
+    env, _ = make_envs(config.agent, config.num_eval_envs)
+    agent = make_agent(config.agent, env.spec, parallel.make_mesh(1))
     state = jax.jit(lambda k: init_state(agent, env, k))(jax.random.PRNGKey(0))
     step = jax.jit(lambda s: collect(agent, env, s))
     for _ in range(8):

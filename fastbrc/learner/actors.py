@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from fastbrc.config import Config
+from fastbrc.config import AgentConfig
 from fastbrc.core import losses, sac
 from fastbrc.core import replay as rb
 from fastbrc.envs import EnvSpec
@@ -142,7 +142,7 @@ Actor = TD3 | SAC
 
 
 def make_actor_rule(
-    config: Config,
+    config: AgentConfig,
     nets: Networks,
     spec: EnvSpec,
     support: jax.Array,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import jax
 import optax
 
-from fastbrc.config import Config
+from fastbrc.config import AgentConfig
 from fastbrc.core import distributional as dist
 from fastbrc.core import reward_norm as rn
 from fastbrc.envs import EnvSpec
@@ -20,7 +20,7 @@ from fastbrc.learner.state import TrainState, optimizer
 
 @dataclass(frozen=True)
 class Agent:
-    config: Config
+    config: AgentConfig
     spec: EnvSpec  # of the training envs
     nets: Networks
     actor: Actor  # TD3 or SAC
@@ -51,7 +51,7 @@ class Agent:
         return c.reward_scale * scales
 
 
-def make_agent(config: Config, spec: EnvSpec, mesh: jax.sharding.Mesh) -> Agent:
+def make_agent(config: AgentConfig, spec: EnvSpec, mesh: jax.sharding.Mesh) -> Agent:
     c = config
     nets = make_networks(c, spec.num_tasks, spec.action_size)
     support = dist.make_support(c.v_min, c.v_max, c.num_atoms)

@@ -28,7 +28,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from fastbrc.config import Config, check_divisible, validate
+from fastbrc.config import AgentConfig, Config, check_divisible, validate
 from fastbrc.core import losses, parallel, sac
 from fastbrc.core import normalization as norm
 from fastbrc.core import replay as rb
@@ -54,7 +54,7 @@ __all__ = [
 class TrainFns:
     """The jitted entry points of one run plus what the Python loop needs to know."""
 
-    config: Config
+    config: AgentConfig
     env: BatchedEnv
     eval_env: BatchedEnv
     init: Callable[[jax.Array], TrainState]
@@ -123,11 +123,10 @@ def init_state(agent: Agent, env: BatchedEnv, key: jax.Array) -> TrainState:
 
 
 def make_train_fns(
-    config: Config, env: BatchedEnv, eval_env: BatchedEnv, mesh: jax.sharding.Mesh | None = None
+    config: AgentConfig, env: BatchedEnv, eval_env: BatchedEnv, mesh: jax.sharding.Mesh
 ) -> TrainFns:
-    """`mesh`: the devices to split the envs over (default: `config.num_devices` of them)."""
-    mesh = mesh if mesh is not None else parallel.make_mesh(config.num_devices)
-    check_divisible(config, env.spec.envs_per_task, mesh.size)
+    """The jitted functions of the agent `config` on `env` (training) and `eval_env`, with the
+    envs split over `mesh`'s devices (the caller checks the sizes divide: `check_divisible`)."""
     agent = make_agent(config, env.spec, mesh)
     trace_counts = {"train_chunk": 0, "evaluate": 0}
     init = functools.partial(init_state, agent, env)
@@ -170,7 +169,7 @@ def make_train_fns(
     )
 
 
-def make_envs(config: Config) -> tuple[BatchedEnv, BatchedEnv]:
+def make_envs(config: AgentConfig, num_eval_envs: int) -> tuple[BatchedEnv, BatchedEnv]:
     """The training batch and the evaluation batch (sharing the loaded envs)."""
     env = BatchedEnv(
         config.env_names,
@@ -182,10 +181,13 @@ def make_envs(config: Config) -> tuple[BatchedEnv, BatchedEnv]:
         min_obs_size=config.min_obs_size,
         min_action_size=config.min_action_size,
     )
-    return env, env.resized(config.num_eval_envs)
+    return env, env.resized(num_eval_envs)
 
 
 def build(config: Config) -> TrainFns:
     """Train functions for `config` without a run directory (tests, benchmarks)."""
-    env, eval_env = make_envs(validate(config))
-    return make_train_fns(config, env, eval_env)
+    config = validate(config)
+    env, eval_env = make_envs(config.agent, config.num_eval_envs)
+    mesh = parallel.make_mesh(config.num_devices)
+    check_divisible(config, env.spec.envs_per_task, mesh.size)
+    return make_train_fns(config.agent, env, eval_env, mesh)

@@ -15,13 +15,13 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from fastbrc.config import Config
+from fastbrc.config import AgentConfig
 from fastbrc.core import normalization as norm
 from fastbrc.core.networks import BroNetActor, CriticEnsemble, MLPActor, TaskCritic
 from fastbrc.core.sac import TanhGaussianActor
 
 
-def make_actor(config: Config, action_size: int) -> nn.Module:
+def make_actor(config: AgentConfig, action_size: int) -> nn.Module:
     if config.actor == "sac":
         return TanhGaussianActor(
             tuple(config.actor_hidden),
@@ -36,7 +36,7 @@ def make_actor(config: Config, action_size: int) -> nn.Module:
     return MLPActor(tuple(config.actor_hidden), action_size)
 
 
-def make_critic(config: Config, num_tasks: int = 1, conditioning: str = "none") -> nn.Module:
+def make_critic(config: AgentConfig, num_tasks: int = 1, conditioning: str = "none") -> nn.Module:
     """`CriticEnsemble` for one task (or `conditioning="none"`), else a `TaskCritic`."""
     dtype = jnp.bfloat16 if config.critic_bf16 else jnp.float32
     if conditioning == "none":
@@ -125,7 +125,7 @@ class Networks:
         return self.actor.init(k_actor, actor_in), critic_params
 
 
-def make_networks(config: Config, num_tasks: int, action_size: int) -> Networks:
+def make_networks(config: AgentConfig, num_tasks: int, action_size: int) -> Networks:
     return Networks(
         actor=make_actor(config, action_size),
         critic=make_critic(config, num_tasks, config.conditioning),

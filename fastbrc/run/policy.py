@@ -42,9 +42,9 @@ def restore_run(
     config = _read_config(run_dir)
     if num_eval_envs is not None:
         config = validate(dataclasses.replace(config, num_eval_envs=num_eval_envs))
-    env, eval_env = make_envs(config)
+    env, eval_env = make_envs(config.agent, config.num_eval_envs)
     # inference and evaluation run on one device, whatever the run trained on
-    fns = make_train_fns(config, env, eval_env, mesh=parallel.make_mesh(1))
+    fns = make_train_fns(config.agent, env, eval_env, parallel.make_mesh(1))
     abstract = jax.eval_shape(fns.init, jax.random.PRNGKey(0))
     checkpoints = Checkpoints(run_dir / "checkpoints", keep=config.keep_checkpoints)
     try:

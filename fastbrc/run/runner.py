@@ -29,7 +29,7 @@ from typing import Any
 
 import jax
 
-from fastbrc.config import Config, ConfigError, validate
+from fastbrc.config import Config, ConfigError, check_divisible, validate
 from fastbrc.core import parallel
 from fastbrc.learner import (
     NONFINITE_CHECKS,
@@ -330,8 +330,10 @@ def prepare(
     if config.init_from and (restart or not resume):
         config = transfer.prepare(config)
         source = transfer.load_source(config)
-    env, eval_env = make_envs(config)
-    fns = make_train_fns(config, env, eval_env)
+    env, eval_env = make_envs(config.agent, config.num_eval_envs)
+    mesh = parallel.make_mesh(config.num_devices)
+    check_divisible(config, env.spec.envs_per_task, mesh.size)
+    fns = make_train_fns(config.agent, env, eval_env, mesh)
     key_init, key_eval = jax.random.split(jax.random.PRNGKey(config.seed))
     abstract = parallel.with_shardings(jax.eval_shape(fns.init, key_init), fns.state_shardings)
     device = fns.mesh.devices.flat[0]

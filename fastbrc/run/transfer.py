@@ -64,7 +64,7 @@ def prepare(config: Config) -> Config:
                 f"{getattr(source, name)!r} there but {getattr(config, name)!r} here; "
                 "the networks must have the same shape"
             )
-    src_env, _ = make_envs(dataclasses.replace(source, num_eval_envs=len(source.env_names)))
+    src_env, _ = make_envs(source.agent, len(source.env_names))
     src = src_env.spec
     config = dataclasses.replace(
         config,
@@ -72,7 +72,7 @@ def prepare(config: Config) -> Config:
         min_obs_size=max(config.min_obs_size, src.obs_size),
         min_action_size=max(config.min_action_size, src.action_size),
     )
-    new_env, _ = make_envs(dataclasses.replace(config, num_eval_envs=len(config.env_names)))
+    new_env, _ = make_envs(config.agent, len(config.env_names))
     new = new_env.spec
     if (new.obs_size, new.action_size) != (src.obs_size, src.action_size):
         raise ConfigError(
