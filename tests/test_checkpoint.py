@@ -179,6 +179,20 @@ def test_load_policy_and_eval_use_the_newest_checkpoint(straight, capsys):
     assert json.loads(out[-1])["checkpoint"] == 2000
 
 
+def test_load_policy_builds_no_trainer(straight, monkeypatch):
+    """Inference needs the networks, the normaliser and the env spec, not the trainer."""
+    from fastbrc.learner import factory
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("load_policy built the trainer")
+
+    monkeypatch.setattr(factory, "make_train_fns", refuse)
+    monkeypatch.setattr(factory, "build", refuse)
+    policy = load_policy(straight)
+    assert policy.step == 2000
+    assert policy(np.zeros((2, 1), np.float32)).shape == (2, 1)
+
+
 def test_non_finite_training_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
     """An absurd learning rate blows the critic up in the first chunk that learns."""
     run_dir = tmp_path / "diverged"
