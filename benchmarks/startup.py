@@ -29,12 +29,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import machine  # benchmarks/machine.py (the script's folder)
+from common import run_worker, write_result  # benchmarks/common.py
 
 VARIANTS = ("xla_default", "fastbrc")
 PROGRAMS = ("init", "chunk", "evaluate")
@@ -142,10 +144,7 @@ def _run_worker(args: argparse.Namespace, overrides: list[str], variant: str) ->
     argv = [sys.executable, __file__, "--worker", variant, "--env", args.env]
     argv += ["--profile", args.profile, "--chunks", str(args.chunks), *overrides]
     print(f"startup.py: {args.env} {variant} ...", file=sys.stderr, flush=True)
-    proc = subprocess.run(argv, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"startup.py: the {variant} worker failed:\n{proc.stderr[-4000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_worker(argv, f"startup.py: the {variant} worker")
 
 
 KEYS = (
@@ -200,9 +199,6 @@ def main(argv: list[str] | None = None) -> int:
         build_config(args, overrides)
     except (UsageError, ConfigError) as error:
         raise SystemExit(f"startup.py: {error}") from None
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import machine
-
     runs = []
     for repeat in range(args.repeats):
         order = VARIANTS if repeat % 2 == 0 else VARIANTS[::-1]
@@ -224,9 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": runs,
         **summary,
     }
-    out = args.out or machine.result_path(f"startup-{args.env}", info)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = write_result(args.out or machine.result_path(f"startup-{args.env}", info), result)
     print(table(summary))
     print(f"\nwrote {out}", file=sys.stderr)
     return 0
