@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# fastbrc on an NVIDIA GPU. Build and run (README "Docker"):
+# fastbrc on an NVIDIA GPU. Build and run (docs/multi-device.md, "Docker"):
 #   docker build -t fastbrc .
 #   docker run --gpus all -v "$PWD/runs:/work/runs" fastbrc                  # HumanoidWalk
 #   docker run --gpus all -v "$PWD/runs:/work/runs" fastbrc train --env humanoid-dmc

@@ -46,8 +46,24 @@ $(STAMP): pyproject.toml uv.lock | $(UV_BOOTSTRAP)
 	$(UV) sync --frozen --python $(PYTHON)
 	@touch $(STAMP)
 
-train: $(STAMP)  ## train the default humanoid (HumanoidWalk) with the preset for this hardware
-	$(VENV)/bin/fastbrc train --env HumanoidWalk $(ARGS)
+# `make train` starts a new run in $(TRAIN_RUN) (fixed once per make call), then plots it and
+# renders a short video of its policy (skipped with a warning where rendering does not work).
+# On a CPU-only machine training stops after CPU_TRAIN_S seconds, compile included, so the
+# whole target ends in about 20 minutes; ARGS="--max-wall-s 0" lifts the limit.
+CPU_TRAIN_S ?= 1080
+ifndef TRAIN_RUN
+TRAIN_RUN := runs/HumanoidWalk-$(shell date +%Y%m%d-%H%M%S)
+endif
+train: $(STAMP)  ## train the default humanoid (HumanoidWalk) with the preset for this hardware, plot it, render a video
+	$(VENV)/bin/fastbrc train --env HumanoidWalk --run-dir $(TRAIN_RUN) \
+		$$($(VENV)/bin/python -c 'import jax; print("--max-wall-s $(CPU_TRAIN_S)" if jax.default_backend() == "cpu" else "")') \
+		$(ARGS)
+	$(VENV)/bin/fastbrc plot $(TRAIN_RUN)
+	@$(VENV)/bin/fastbrc render --run-dir $(TRAIN_RUN) --max-steps 500 \
+		|| echo "make train: no video (rendering does not work here); the run is complete"
+	@echo "make train: run in $(TRAIN_RUN): learning_curves.png, videos/, metrics.jsonl."
+	@echo "  continue it:          $(VENV)/bin/fastbrc train --resume $(TRAIN_RUN) --max-wall-s 0"
+	@echo "  full size on a GPU:   $(VENV)/bin/fastbrc train --env HumanoidWalk --profile gpu (or make train there)"
 
 test: test-main  ## the whole test suite (CPU), then the compatibility job
 	@if [ "$(COMPAT)" = 1 ]; then $(MAKE) --no-print-directory -j2 --output-sync=target compat; \

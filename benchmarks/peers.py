@@ -1161,6 +1161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 result = run_worker(
                     spec, scratch, timeout_s=max(3 * args.budget_s, args.budget_s + 900)
                 )
+                if result.get("status") == "skipped":  # found out in the worker (e.g. no torch)
+                    _say(f"{name}: skipped: {result.get('reason')}")
             result.pop("machine", None)
             protocol = result.get("protocol")
             if protocol and report["protocol"]["episode_length"] is None:

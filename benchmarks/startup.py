@@ -18,7 +18,7 @@ pairs override it as on the CLI), then times:
 Variants: ``xla_default`` compiles with no options; ``fastbrc`` with
 ``fastbrc.run.compile_options.for_program`` (what ``fastbrc train`` uses). The summary gives, per
 variant, the median over repeats, and the ratios fastbrc / xla_default, which is what the
-README quotes: the ratio of two numbers taken in one invocation.
+docs/results.md quotes: the ratio of two numbers taken in one invocation.
 
 Output: a Markdown table on stdout and JSON in
 ``benchmarks/results/startup-<env>-<backend>-<device or host>.json`` (``--out``).

@@ -57,7 +57,7 @@ _DMC_LONG_HORIZON: dict[str, Any] = dict(gamma=0.99, reward_scale=0.1, v_min=-5.
 # and a faster learning rate. At this batch the critic's matmuls bound a CPU iteration, so
 # width 64 runs twice the env steps/s of 128 (CheetahRun in 180 s: 551 against 324).
 # Measured on CartpoleBalance, PendulumSwingup and CheetahRun against 32-64 envs with 2-4
-# updates of 256-1024 (benchmarks/peers.py, README).
+# updates of 256-1024 (benchmarks/peers.py, docs/results.md).
 _DMC_CPU_SMALL: dict[str, Any] = dict(
     **_DMC_LONG_HORIZON,
     num_envs=8,
@@ -76,6 +76,32 @@ _DMC_CPU_SMALL: dict[str, Any] = dict(
     total_env_steps=500_000,
 )
 
+# The DM Control humanoids on a 2-core CPU (issue 20; benchmarks/results/learning-HumanoidWalk-
+# cpu-2core-screen-*.json and peers-HumanoidWalk-cpu-2core.json). The critic's updates took
+# ~80% of an iteration at width 256, depth 2 and batch 1024: width 128 with one residual block
+# costs about a third per sample, so four updates of 512 fit where two of 1024 did
+# (benchmarks/results/preset-cost-HumanoidWalk-cpu-2core.json: this preset against that one).
+# Early in a humanoid run every reward is ~0.001, so with a fixed reward scale the values sit
+# far below one atom's spacing; BRC's per-task normalisation (max value-to-go -> 5) scales
+# them up, on gamma 0.99 as Brax SAC and BRC use. SAC's exploration scored higher early than
+# TD3's noise: eval return 13.6 against 1.7-2.0 at 154k env steps (TD3 with and without the
+# normaliser), one seed each. Nothing walks within 15 minutes on 2 cores yet (docs/results.md).
+_DMC_HUMANOID_CPU: dict[str, Any] = dict(
+    gamma=0.99,
+    reward_scale=1.0,
+    reward_normalization="max_value_to_go",
+    actor="sac",
+    num_envs=128,
+    batch_size=512,
+    updates_per_iteration=4,
+    critic_width=128,
+    critic_depth=1,
+    n_step=3,
+    critic_lr=1e-3,
+    actor_lr=1e-3,
+    eval_every_env_steps=100_000,
+)
+
 _HUMANOIDS = ("HumanoidWalk", "HumanoidStand", "HumanoidRun")
 _TASKS: dict[str, dict[Profile, dict[str, Any]]] = {
     **{
@@ -83,7 +109,7 @@ _TASKS: dict[str, dict[Profile, dict[str, Any]]] = {
         for name in DMC_SUITE
         if name not in _HUMANOIDS
     },
-    **{name: {"gpu": _DMC_HUMANOID, "cpu": _DMC_HUMANOID} for name in _HUMANOIDS},
+    **{name: {"gpu": _DMC_HUMANOID, "cpu": _DMC_HUMANOID_CPU} for name in _HUMANOIDS},
     # Cheetah's deterministic policy swings with the batch-64 critic: evaluations jump 570 ->
     # 170 -> 550 and about one seed in four never passes 400. Batch 128 over 16 envs costs
     # 1.6x the time per iteration for twice the env steps, and reached 484 at 5000, 5000,

@@ -13,6 +13,7 @@ LONGEST_FIRST = (
     "test_humanoid",  # HumanoidWalk compile
     "test_checkpoint",  # SIGKILL/SIGTERM subprocesses
     "test_faults",  # trainers SIGKILLed in subprocesses, failed saves and resumes
+    "test_docs",  # one --help subprocess per CLI subcommand and benchmark script (~30 s)
 )
 
 

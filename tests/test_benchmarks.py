@@ -101,3 +101,31 @@ def test_startup_benchmark_rejects_a_bad_override_in_one_line():
     assert proc.returncode == 1
     [line] = proc.stderr.strip().splitlines()
     assert line.startswith("startup.py: ") and "many" in line and "Traceback" not in line
+
+
+def test_preset_cost_runs_both_configs_and_reports_their_ratio(tmp_path):
+    out = tmp_path / "cost.json"
+    tiny = "--num-envs 4 --batch-size 16 --iterations-per-chunk 5 --critic-width 16 "
+    tiny += "--actor-hidden 16 --num-eval-envs 2 --learning-starts-iterations 5"
+    argv = [sys.executable, str(ROOT / "benchmarks" / "preset_cost.py"), "--env", "ProbeBandit"]
+    argv += ["--chunks", "1", "--out", str(out), "--before", tiny]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    preset, before = result["runs"]["preset"][0], result["runs"]["before"][0]
+    assert before["config"]["num_envs"] == 4 and preset["config"]["num_envs"] != 4
+    for run in (preset, before):
+        assert run["env_steps_per_s"] == pytest.approx(
+            run["env_steps_per_chunk"] / run["chunk_run_s"]
+        )
+    ratio = result["ratio_preset_over_before"]["compile_total_s"]
+    assert ratio == pytest.approx(preset["compile_total_s"] / before["compile_total_s"])
+    assert "| env_steps_per_s |" in proc.stdout
+
+
+def test_preset_cost_rejects_a_bad_override_in_one_line():
+    argv = [sys.executable, str(ROOT / "benchmarks" / "preset_cost.py"), "--before", "--num-envs x"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith("preset_cost.py: before: ") and "Traceback" not in line

@@ -1,6 +1,7 @@
 """benchmarks/peers.py's fasttd3 trainer: its settings, the source pin, bad input, a tiny run."""
 
 import dataclasses
+import importlib.util
 import json
 import math
 import os
@@ -103,6 +104,27 @@ def test_a_missing_checkout_is_one_line_and_recorded_as_skipped(tmp_path):
     assert "Traceback" not in proc.stderr
     entry = json.loads(out.read_text())["trainers"]["fasttd3"]
     assert entry["status"] == "skipped" and "no FastTD3 checkout" in entry["reason"]
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("torch") is not None, reason="this interpreter has torch"
+)
+def test_no_torch_is_one_line_and_recorded_as_skipped(tmp_path):
+    """FASTTD3_PYTHON names an interpreter without torch (this one): one line, no traceback,
+    the trainer recorded as skipped, and the harness goes on to the next trainer."""
+    out = tmp_path / "p.json"
+    command = [
+        sys.executable, str(ROOT / "benchmarks" / "peers.py"), "--env", "CartpoleBalance",
+        "--budget-s", "5", "--trainers", "fasttd3", "--out", str(out),
+    ]  # fmt: skip
+    env = dict(os.environ, FASTTD3_PYTHON=sys.executable)
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [line for line in proc.stderr.splitlines() if "fasttd3: skipped:" in line]
+    assert len(lines) == 1 and "no torch/tensordict" in lines[0], proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    entry = json.loads(out.read_text())["trainers"]["fasttd3"]
+    assert entry["status"] == "skipped" and "no torch/tensordict" in entry["reason"]
 
 
 def _fasttd3_env_unavailable() -> str | None:

@@ -33,7 +33,10 @@ def test_cpu_profile_is_smaller_and_every_preset_validates():
             c = validate(preset(env, profile))
             assert c.env == env
             if env in _TASKS:  # tuned DM Control tasks: rewards in [0, 1] per step
-                assert c.reward_scale / (1 - c.gamma) < c.v_max, (env, profile)
+                if c.reward_normalization == "none":
+                    assert c.reward_scale / (1 - c.gamma) < c.v_max, (env, profile)
+                else:  # the normaliser maps the largest value seen to reward_norm_target
+                    assert c.reward_norm_target < c.v_max and -c.reward_norm_target > c.v_min
 
 
 def test_dm_control_suite_list_is_playgrounds_and_small_tasks_get_the_cpu_preset():
@@ -50,7 +53,24 @@ def test_dm_control_suite_list_is_playgrounds_and_small_tasks_get_the_cpu_preset
         cheetah = env == "CheetahRun"  # its own sizes: 16 envs, batch 128
         assert (cpu.num_envs, cpu.batch_size) == ((16, 128) if cheetah else (8, 64))
         assert gpu.num_envs == 1024
-    assert preset("HumanoidWalk", "cpu").gamma == 0.97
+    assert preset("HumanoidWalk", "gpu").gamma == 0.97
+
+
+def test_cpu_humanoid_preset_is_the_measured_one():
+    """The 2-core humanoid preset (issue 20): SAC actor, BRC's value-to-go normalisation on
+    gamma 0.99, a critic a third the cost per sample, 4 updates of 512 over 128 envs."""
+    for env in ("HumanoidWalk", "HumanoidStand", "HumanoidRun"):
+        c = validate(preset(env, "cpu"))
+        assert (c.actor, c.reward_normalization, c.gamma, c.reward_scale) == (
+            "sac",
+            "max_value_to_go",
+            0.99,
+            1.0,
+        )
+        assert (c.num_envs, c.batch_size, c.updates_per_iteration) == (128, 512, 4)
+        assert (c.critic_width, c.critic_depth, c.n_step) == (128, 1, 3)
+        # 16 sampled transitions per env step: half Brax SAC's published ratio (8 x 512 / 128)
+        assert c.batch_size * c.updates_per_iteration / c.num_envs == 16
 
 
 def test_validation_rejects_uneven_eval_split():
