@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import platform
 import shutil
@@ -41,11 +40,12 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+from common import write_result  # benchmarks/common.py (the script's folder)
 
-from fastbrc.checkpoint import Checkpoints
-from fastbrc.memory import tree_nbytes
+from fastbrc.learner import build
 from fastbrc.presets import preset, resolve_profile
-from fastbrc.runner import build
+from fastbrc.run.checkpoint import Checkpoints
+from fastbrc.run.memory import tree_nbytes
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -174,8 +174,7 @@ def main() -> None:
     }
     name = f"checkpoint-{args.env}-{profile}-profile-{jax.default_backend()}.json"
     out = Path(args.out or RESULTS_DIR / name)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_result(out, result)
     print(f"wrote {out}")
 
 

@@ -3,7 +3,7 @@
     python benchmarks/learning.py --env HumanoidWalk --profile gpu --total-env-steps 20000000
     python benchmarks/learning.py --env CartpoleBalance --profile cpu --total-env-steps 100000
 
-Runs ``fastbrc train`` in-process (``fastbrc.runner.train``) with the preset of ``--env`` and
+Runs ``fastbrc train`` in-process (``fastbrc.run.runner.train``) with the preset of ``--env`` and
 ``--profile``; any further ``--field value`` pairs override the preset as on the CLI
 (e.g. ``--num-envs 4096``). The run directory keeps the full metrics; the JSON summary
 (``benchmarks/results/learning-<env>-<backend>-<device or host>.json``, or ``--out``) holds
@@ -82,10 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from machine import machine_info, result_path
 
-    from fastbrc.cli import _tyro_cli
     from fastbrc.config import ConfigError
     from fastbrc.presets import preset, resolve_profile
-    from fastbrc.runner import train
+    from fastbrc.run.args import tyro_cli
+    from fastbrc.run.runner import train
 
     backend = jax.default_backend()
     profile = resolve_profile(args.profile, backend)
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         defaults = dataclasses.replace(defaults, total_env_steps=args.total_env_steps)
     if args.eval_every_env_steps:
         defaults = dataclasses.replace(defaults, eval_every_env_steps=args.eval_every_env_steps)
-    config = _tyro_cli(type(defaults), defaults, overrides, "learning benchmark overrides")
+    config = tyro_cli(type(defaults), defaults, overrides, "learning benchmark overrides")
     try:
         train(config)
     except ConfigError as error:  # e.g. a run directory that holds a run: one line

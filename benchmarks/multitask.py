@@ -59,7 +59,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import difflib
 import json
 import math
 import os
@@ -69,7 +68,6 @@ import shutil
 import sys
 import tempfile
 import traceback
-import types
 import typing
 import warnings
 from collections.abc import Sequence
@@ -79,13 +77,15 @@ from typing import Any, Literal
 
 import jax
 import numpy as np
+from common import UsageError, config_overrides, say  # benchmarks/common.py
 from machine import machine_info  # benchmarks/machine.py (the script's folder)
 
-import fastbrc.train
+import fastbrc.learner
 from fastbrc.config import Config, ConfigError, validate
 from fastbrc.envs import EnvLoadError, env_info
+from fastbrc.learner import build
 from fastbrc.presets import Profile, preset, resolve_profile
-from fastbrc.runner import build, check_run_dir, train
+from fastbrc.run.runner import check_run_dir, train
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 CPU_TASKS = ("CartpoleBalance", "CartpoleSwingup", "PendulumSwingup")
@@ -130,74 +130,20 @@ PER_RUN_FIELDS += ("eval_every_env_steps", "checkpoint_every")
 warnings.filterwarnings("ignore", message="Some donated buffers were not usable")
 
 
-class UsageError(Exception):
-    """A bad argument or config: the message is printed and the script exits with 2."""
-
-
 def _say(message: str) -> None:
-    print(f"[multitask] {message}", file=sys.stderr, flush=True)
+    say("multitask", message)
 
 
-# ------------------------------------------------------------------------------- arguments
-_FIELD_TYPES = typing.get_type_hints(Config)
-
-
-def _coerce(kind: Any, text: str) -> Any:
-    """`text` as a value of the annotated type `kind` (Config's field types)."""
-    origin, args = typing.get_origin(kind), typing.get_args(kind)
-    if origin in (typing.Union, types.UnionType):
-        if type(None) in args and text.strip().lower() in ("none", "null"):
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return _coerce(inner[0], text)
-    if origin is Literal:
-        if text not in args:
-            raise ValueError(f"expected one of {', '.join(map(str, args))}")
-        return text
-    if origin is tuple:
-        items = [item.strip() for item in text.strip("()[] ").split(",") if item.strip()]
-        return tuple(_coerce(args[0], item) for item in items)
-    if kind is bool:
-        lowered = text.strip().lower()
-        if lowered in ("1", "true", "yes", "on"):
-            return True
-        if lowered in ("0", "false", "no", "off"):
-            return False
-        raise ValueError("expected true or false")
-    if kind in (int, float, str):
-        return kind(text.strip()) if kind is not str else text
-    raise ValueError(f"unsupported field type {kind}")
-
-
-def _type_name(kind: Any) -> str:
-    return kind.__name__ if isinstance(kind, type) else str(kind).replace("typing.", "")
+_SCRIPT_FIELDS_HINT = (
+    "for each run (use --tasks, --steps-per-task, --envs-per-task, --eval-envs-per-task, "
+    "--batch-per-env, --seed or --run-root)"
+)
 
 
 def parse_overrides(pairs: Sequence[str], flag: str) -> dict[str, Any]:
     """KEY=VALUE strings as Config overrides, each value parsed with its field's type."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        key = key.strip().replace("-", "_")
-        if not sep or not key:
-            raise UsageError(f"{flag} {pair!r}: expected KEY=VALUE")
-        if key not in _FIELD_TYPES:
-            close = difflib.get_close_matches(key, list(_FIELD_TYPES), n=3)
-            hint = f"; did you mean: {', '.join(close)}?" if close else ""
-            raise UsageError(f"{flag} {pair!r}: Config has no field {key!r}{hint}")
-        if key in SCRIPT_FIELDS:
-            raise UsageError(
-                f"{flag} {pair!r}: {key} is set by the script for each run (use --tasks, "
-                "--steps-per-task, --envs-per-task, --eval-envs-per-task, --batch-per-env, "
-                "--seed or --run-root)"
-            )
-        try:
-            out[key] = _coerce(_FIELD_TYPES[key], text)
-        except ValueError as error:
-            raise UsageError(
-                f"{flag} {pair!r}: bad value for {key} ({_type_name(_FIELD_TYPES[key])}): {error}"
-            ) from None
-    return out
+    reserved = dict.fromkeys(SCRIPT_FIELDS, _SCRIPT_FIELDS_HINT)
+    return config_overrides(Config, pairs, flag, reserved)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -423,7 +369,7 @@ def preflight(args: Args, runs: Sequence[Run]) -> None:
         key = jax.random.PRNGKey(0)
         shapes = jax.eval_shape(fns.evaluate, jax.eval_shape(fns.init, key), key)
         metrics = {name: np.zeros(s.shape, s.dtype) for name, s in shapes.items()}
-        expand = getattr(fastbrc.train, "expand_task_metrics", None)
+        expand = getattr(fastbrc.learner, "expand_task_metrics", None)
         names = set(expand(metrics, multi.config.env_names) if expand else metrics)
     except Exception as error:  # noqa: BLE001 - the run itself will report it
         _say(f"could not check ahead ({type(error).__name__}: {error}); checking after the run")

@@ -837,7 +837,7 @@ def run_fastbrc(spec: dict[str, Any]) -> dict[str, Any]:
     import jax
 
     from fastbrc.presets import preset, resolve_profile
-    from fastbrc.runner import train
+    from fastbrc.run.runner import train
 
     env_name = spec["env"]
     protocol = eval_protocol(env_name)

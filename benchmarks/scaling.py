@@ -84,14 +84,12 @@ def main(argv: list[str] | None = None) -> int:
 
     import jax
     import numpy as np
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from common import write_result  # benchmarks/common.py (puts the checkout on sys.path)
     from machine import machine_info, result_path
 
-    from fastbrc import parallel
+    from fastbrc.core import parallel
+    from fastbrc.learner import build
     from fastbrc.presets import preset, resolve_profile
-    from fastbrc.runner import build
 
     backend = jax.default_backend()
     if max(args.devices) > jax.device_count():
@@ -150,8 +148,6 @@ def main(argv: list[str] | None = None) -> int:
         row["speedup_vs_first"] = row["env_steps_per_s"] / rows[0]["env_steps_per_s"]
 
     info = machine_info()
-    out = args.out or result_path("scaling", info)
-    out.parent.mkdir(parents=True, exist_ok=True)
     result = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join(sys.argv),
@@ -160,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         "config": json.loads(config.to_json()),
         "rows": rows,
     }
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = write_result(args.out or result_path("scaling", info), result)
     kind = "fake CPU devices (correctness, not speed)" if backend == "cpu" else info["device_kind"]
     print(f"\n{args.env}, {num_envs} envs, batch {batch}, {args.chunks} chunks; {kind}\n")
     print("| devices | compile s | env steps/s | speed-up | max rel. diff vs 1 | replicas equal |")

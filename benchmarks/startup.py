@@ -9,12 +9,14 @@ falls on both. A worker builds the preset for the env (``--profile``; further ``
 pairs override it as on the CLI), then times:
 
 - ``lower`` and ``compile`` of the three programs a run compiles: ``init``, the training
-  ``chunk`` and ``evaluate`` (lowering is Python tracing; compile is XLA);
+  ``chunk`` and ``evaluate`` (lowering is Python tracing; compile is XLA), started exactly as
+  ``fastbrc train`` starts a run (``fastbrc.run.runner.start``: init and evaluate compile on
+  background threads, so their compile seconds may overlap other work);
 - the run time of ``init`` once, of ``--chunks`` training chunks after the warm-up (every
   timed chunk learns) and of one evaluation, each ending in ``jax.block_until_ready``.
 
 Variants: ``xla_default`` compiles with no options; ``fastbrc`` with
-``fastbrc.compile_options.for_program`` (what ``fastbrc train`` uses). The summary gives, per
+``fastbrc.run.compile_options.for_program`` (what ``fastbrc train`` uses). The summary gives, per
 variant, the median over repeats, and the ratios fastbrc / xla_default, which is what the
 docs/results.md quotes: the ratio of two numbers taken in one invocation.
 
@@ -27,12 +29,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import machine  # benchmarks/machine.py (the script's folder)
+from common import run_worker, write_result  # benchmarks/common.py
 
 VARIANTS = ("xla_default", "fastbrc")
 PROGRAMS = ("init", "chunk", "evaluate")
@@ -60,12 +64,12 @@ def build_config(args: argparse.Namespace, overrides: list[str]) -> Any:
     import jax
 
     from fastbrc import presets
-    from fastbrc.cli import _tyro_cli
     from fastbrc.config import validate
+    from fastbrc.run.args import tyro_cli
 
     profile = presets.resolve_profile(args.profile, jax.default_backend())
     defaults = presets.preset(args.env, profile)
-    return validate(_tyro_cli(type(defaults), defaults, overrides, "start-up benchmark overrides"))
+    return validate(tyro_cli(type(defaults), defaults, overrides, "start-up benchmark overrides"))
 
 
 def _timed(fn, *args) -> tuple[Any, float]:
@@ -77,31 +81,37 @@ def _timed(fn, *args) -> tuple[Any, float]:
 
 
 def worker(args: argparse.Namespace, overrides: list[str]) -> dict[str, Any]:
-    """One variant in this process: lower/compile/run seconds of every program."""
-    import jax
+    """One variant in this process: lower/compile/run seconds of every program, started the
+    way `fastbrc train` starts a run (`fastbrc.run.runner.start`, in a scratch run directory)."""
+    import contextlib
+    import dataclasses
+    import tempfile
 
-    from fastbrc import compile_options, parallel
-    from fastbrc.runner import make_envs
-    from fastbrc.train import make_train_fns
+    from fastbrc.run import compile_options
+    from fastbrc.run.runner import prepare, start
 
-    config = build_config(args, overrides)
-    env, eval_env = make_envs(config)
-    fns = make_train_fns(config, env, eval_env)
-    platform = fns.mesh.devices.flat[0].platform
-
-    def options(program: str) -> dict[str, Any]:
+    def options(program: str, platform: str) -> dict[str, Any]:
         return compile_options.for_program(program, platform) if args.worker == "fastbrc" else {}
 
-    key_init, key_eval = jax.random.split(jax.random.PRNGKey(config.seed))
-    seconds: dict[str, float] = {}
-    lowered, seconds["init_lower_s"] = _timed(fns.init.lower, key_init)
-    compiled, seconds["init_compile_s"] = _timed(lambda: lowered.compile(options("init")))
-    state, seconds["init_run_s"] = _timed(compiled, parallel.on_mesh(key_init, fns.mesh))
-    lowered, seconds["chunk_lower_s"] = _timed(fns.train_chunk.lower, state)
-    chunk, seconds["chunk_compile_s"] = _timed(lambda: lowered.compile(options("chunk")))
-    key_eval = parallel.on_mesh(key_eval, fns.mesh)
-    lowered, seconds["evaluate_lower_s"] = _timed(fns.evaluate.lower, state, key_eval)
-    evaluate, seconds["evaluate_compile_s"] = _timed(lambda: lowered.compile(options("evaluate")))
+    config = build_config(args, overrides)
+    with tempfile.TemporaryDirectory() as run_dir, contextlib.ExitStack() as held:
+        config = dataclasses.replace(config, run_dir=run_dir, wandb=False, video_every=0)
+        prepared = prepare(config, held, verbose=False)
+        started = start(prepared, held, options)
+        held.callback(started.checkpoints.close)
+        held.callback(started.evaluate.close)
+        return _time_programs(args, prepared, started, options)
+
+
+def _time_programs(args, prepared, started, options) -> dict[str, Any]:
+    from fastbrc.core import parallel
+
+    config, platform = prepared.config, prepared.device.platform
+    seconds = dict(started.seconds)  # init and chunk: lower, compile, init's run
+    evaluate = started.evaluate.result()
+    seconds["evaluate_lower_s"] = started.evaluate.lower_seconds
+    seconds["evaluate_compile_s"] = started.evaluate.seconds - started.evaluate.lower_seconds
+    state, chunk = started.state, started.chunk
     warm_up = -(-config.learning_starts_iterations // config.iterations_per_chunk)
     for _ in range(max(warm_up, 1)):  # the first call also pays any one-off set-up
         state, _ = chunk(state)
@@ -109,6 +119,7 @@ def worker(args: argparse.Namespace, overrides: list[str]) -> dict[str, Any]:
     for _ in range(args.chunks):
         (state, metrics), elapsed = _timed(chunk, state)
         chunk_s.append(elapsed)
+    key_eval = parallel.on_mesh(prepared.key_eval, prepared.fns.mesh)
     returns, seconds["evaluate_run_s"] = _timed(evaluate, state, key_eval)
     seconds["chunk_run_s"] = statistics.median(chunk_s)
     seconds["compile_total_s"] = sum(seconds[f"{p}_compile_s"] for p in PROGRAMS)
@@ -118,7 +129,7 @@ def worker(args: argparse.Namespace, overrides: list[str]) -> dict[str, Any]:
     return {
         "variant": args.worker,
         "platform": platform,
-        "options": {p: options(p) for p in PROGRAMS},
+        "options": {p: options(p, platform) for p in PROGRAMS},
         "chunk_run_s_all": chunk_s,
         # the same numbers under both variants means the options changed speed, not results
         "last_chunk_critic_loss": float(metrics["train/critic_loss"]),
@@ -133,10 +144,7 @@ def _run_worker(args: argparse.Namespace, overrides: list[str], variant: str) ->
     argv = [sys.executable, __file__, "--worker", variant, "--env", args.env]
     argv += ["--profile", args.profile, "--chunks", str(args.chunks), *overrides]
     print(f"startup.py: {args.env} {variant} ...", file=sys.stderr, flush=True)
-    proc = subprocess.run(argv, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"startup.py: the {variant} worker failed:\n{proc.stderr[-4000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_worker(argv, f"startup.py: the {variant} worker")
 
 
 KEYS = (
@@ -184,16 +192,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.repeats < 1 or args.chunks < 1:
         raise SystemExit("startup.py: --repeats and --chunks must be at least 1")
-    from fastbrc.cli import UsageError
     from fastbrc.config import ConfigError
+    from fastbrc.run.args import UsageError
 
     try:  # a bad override fails in one line before any worker starts
         build_config(args, overrides)
     except (UsageError, ConfigError) as error:
         raise SystemExit(f"startup.py: {error}") from None
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import machine
-
     runs = []
     for repeat in range(args.repeats):
         order = VARIANTS if repeat % 2 == 0 else VARIANTS[::-1]
@@ -215,9 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": runs,
         **summary,
     }
-    out = args.out or machine.result_path(f"startup-{args.env}", info)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = write_result(args.out or machine.result_path(f"startup-{args.env}", info), result)
     print(table(summary))
     print(f"\nwrote {out}", file=sys.stderr)
     return 0

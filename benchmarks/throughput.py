@@ -64,12 +64,12 @@ from typing import Any, TypeVar
 
 import jax
 import jax.numpy as jnp
-from machine import machine_info  # benchmarks/machine.py (the script's folder)
+from common import say  # benchmarks/common.py (the script's folder)
+from machine import machine_info  # benchmarks/machine.py
 
 from fastbrc.config import Config
+from fastbrc.learner import TrainFns, TrainState, build
 from fastbrc.presets import Profile, preset, resolve_profile
-from fastbrc.runner import build
-from fastbrc.train import TrainFns, TrainState
 
 Carry = TypeVar("Carry")
 
@@ -322,7 +322,7 @@ def bench_python_loop(
 
 # ------------------------------------------------------------------------------------ rows
 def _say(message: str) -> None:
-    print(f"[throughput] {message}", file=sys.stderr, flush=True)
+    say("throughput", message)
 
 
 def run_row(config: Config, repeats: int, seed: int) -> dict[str, Any]:

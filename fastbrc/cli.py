@@ -9,14 +9,19 @@ run, or one that cannot write its run directory (disk full, ...), exits with sta
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import io
+import dataclasses
 import json
 import os
-import re
 import sys
 from pathlib import Path
+
+# the light modules only: jax (and what imports it) is imported inside the commands, after
+# the argument checks, so that --help and bad flags answer at once
+from fastbrc.config import RESUMABLE_FIELDS, Config, ConfigError
+from fastbrc.presets import describe, preset, resolve_profile
+from fastbrc.run.args import Parser, UsageError, fail, tyro_cli
+
+__all__ = ["USAGE", "UsageError", "eval_main", "main", "train_main"]
 
 USAGE = """usage: fastbrc train [--env NAME] [--profile auto|gpu|cpu] [--CONFIG-FIELD VALUE ...]
        fastbrc train --resume RUN_DIR [--total-env-steps N ...]
@@ -38,20 +43,6 @@ commands:
 """
 
 
-class UsageError(Exception):
-    """Bad command-line input, reported as one line."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # argparse would print usage and exit
-        raise UsageError(message)
-
-
-def _fail(message: str, code: int = 2) -> int:
-    print(f"fastbrc: error: {message}", file=sys.stderr)
-    return code
-
-
 _EXITING = False  # `main` runs as the process (the console script), not called by a test
 
 
@@ -67,52 +58,12 @@ def _stderr_to_file(path: Path) -> None:
     os.close(fd)
 
 
-_BORDER = re.compile(r"^[\s│┃|]+|[\s│┃|]+$")
-_RULE = set("─━-+╰╯╭╮ ")
-
-
-def _panel_message(text: str) -> str:
-    """The first line of text inside one of tyro's error panels (row 0 is its title)."""
-    for row in text.splitlines()[1:]:
-        line = _BORDER.sub("", row)
-        if line and not set(line) <= _RULE:
-            return line
-    return "invalid arguments"
-
-
-def _tyro_cli(config_cls, default, args: list[str], description: str):
-    """tyro.cli, with its boxed error panels turned into a one-line UsageError."""
-    import tyro
-
-    captured = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(captured):
-            return tyro.cli(
-                config_cls,
-                default=default,
-                args=args,
-                prog="fastbrc train",
-                description=description,
-            )
-    except SystemExit as exit_:
-        if exit_.code in (0, None):
-            sys.stderr.write(captured.getvalue())
-            raise
-        raise UsageError(
-            f"{_panel_message(captured.getvalue())} (see fastbrc train --help)"
-        ) from None
-
-
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
 def _resume_config(run_dir: Path, rest: list[str]):
     """The run's saved config with the overrides in `rest` (only RESUMABLE_FIELDS)."""
-    import dataclasses
-
-    from fastbrc.config import RESUMABLE_FIELDS, Config, ConfigError
-
     if not (run_dir / "config.json").exists():
         raise ConfigError(f"--resume {run_dir}: no run there (no config.json)")
     try:
@@ -120,8 +71,8 @@ def _resume_config(run_dir: Path, rest: list[str]):
     except (ValueError, TypeError) as error:
         raise ConfigError(f"{run_dir / 'config.json'} is not a valid config: {error}") from None
     defaults = dataclasses.replace(saved, run_dir=str(run_dir))
-    config = _tyro_cli(Config, defaults, rest, f"Resume the run in {run_dir}.")
-    locked = [n for n in config.changed_fields(defaults) if n not in RESUMABLE_FIELDS]
+    config = tyro_cli(Config, defaults, rest, f"Resume the run in {run_dir}.")
+    locked = config.agent.changed_fields(defaults.agent)  # the agent part is the run's own
     locked += ["run_dir"] if config.run_dir != defaults.run_dir else []
     if locked:
         allowed = ", ".join(_flag(f) for f in sorted(RESUMABLE_FIELDS - {"run_dir"}))
@@ -133,7 +84,7 @@ def _resume_config(run_dir: Path, rest: list[str]):
 
 
 def train_main(argv: list[str]) -> int:
-    pre = _Parser(add_help=False)
+    pre = Parser(add_help=False)
     pre.add_argument("--env")
     pre.add_argument("--profile", choices=("auto", "gpu", "cpu"))
     pre.add_argument("--resume", metavar="RUN_DIR")
@@ -153,18 +104,16 @@ def train_main(argv: list[str]) -> int:
         or known.num_processes
         or os.environ.get("JAX_COORDINATOR_ADDRESS")
     ):
-        from fastbrc.parallel import initialize_distributed
+        from fastbrc.core.parallel import initialize_distributed
 
         try:
             initialize_distributed(known.coordinator_address, known.num_processes, known.process_id)
         except (RuntimeError, ValueError) as error:
-            return _fail(f"jax.distributed.initialize failed: {' '.join(str(error).split())}")
+            return fail(f"jax.distributed.initialize failed: {' '.join(str(error).split())}")
 
-    from fastbrc.checkpoint import CheckpointError
-    from fastbrc.config import Config, ConfigError
     from fastbrc.envs import EnvLoadError
-    from fastbrc.presets import describe, preset, resolve_profile
-    from fastbrc.runner import RunWriteError, TrainingDiverged, train
+    from fastbrc.run.checkpoint import CheckpointError
+    from fastbrc.run.runner import RunWriteError, TrainingDiverged, train
 
     try:
         if known.resume:
@@ -178,7 +127,7 @@ def train_main(argv: list[str]) -> int:
             env = known.env or Config.env
             profile = resolve_profile(known.profile or "auto", jax.default_backend())
             defaults = preset(env, profile)
-            config = _tyro_cli(
+            config = tyro_cli(
                 Config,
                 defaults,
                 rest,
@@ -193,23 +142,23 @@ def train_main(argv: list[str]) -> int:
                 )
         train(config, resume=bool(known.resume), overwrite=known.overwrite)
     except (UsageError, ConfigError, EnvLoadError, CheckpointError) as error:
-        return _fail(str(error))
+        return fail(str(error))
     except TrainingDiverged as error:
-        return _fail(str(error), code=1)
+        return fail(str(error), code=1)
     except RunWriteError as error:
-        code = _fail(str(error), code=1)
+        code = fail(str(error), code=1)
         if _EXITING:
             _stderr_to_file(error.error_log)
         return code
     except OSError as error:  # e.g. a read-only metrics.jsonl met when opening the logs
-        return _fail(f"{error.strerror}: {error.filename or error}", code=1)
+        return fail(f"{error.strerror}: {error.filename or error}", code=1)
     except KeyboardInterrupt:
-        return _fail("interrupted", code=130)
+        return fail("interrupted", code=130)
     return 0
 
 
 def eval_main(argv: list[str]) -> int:
-    parser = _Parser(prog="fastbrc eval", description="Evaluate a run's checkpoint.")
+    parser = Parser(prog="fastbrc eval", description="Evaluate a run's checkpoint.")
     parser.add_argument("--run-dir", required=True, help="the run directory")
     parser.add_argument(
         "--checkpoint", type=int, help="env step of the checkpoint (default: newest)"
@@ -220,15 +169,14 @@ def eval_main(argv: list[str]) -> int:
     if args.num_episodes is not None and args.num_episodes < 1:
         raise UsageError("--num-episodes must be >= 1")
 
-    from fastbrc.checkpoint import CheckpointError
-    from fastbrc.config import ConfigError
     from fastbrc.envs import EnvLoadError
-    from fastbrc.policy import evaluate_run
+    from fastbrc.run.checkpoint import CheckpointError
+    from fastbrc.run.policy import evaluate_run
 
     try:
         result = evaluate_run(args.run_dir, args.checkpoint, args.num_episodes, args.seed)
     except (ConfigError, EnvLoadError, CheckpointError) as error:
-        return _fail(str(error))
+        return fail(str(error))
     print(
         f"fastbrc: {args.run_dir} checkpoint {result['checkpoint']:,}: eval return "
         f"{result['eval/episode_return']:.1f} +- {result['eval/episode_return_std']:.1f}, "
@@ -246,16 +194,16 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE)
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
-    from fastbrc.plot import plot_main
-    from fastbrc.render import render_main
+    from fastbrc.run.plot import plot_main  # here, like jax: render imports it
+    from fastbrc.run.render import render_main
 
     commands = {"train": train_main, "eval": eval_main, "plot": plot_main, "render": render_main}
     if command not in commands:
-        return _fail(f"unknown command '{command}' (expected: {', '.join(commands)})")
+        return fail(f"unknown command '{command}' (expected: {', '.join(commands)})")
     try:
         return commands[command](rest)
     except UsageError as error:
-        return _fail(str(error))
+        return fail(str(error))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,10 @@
-"""Training configuration: one frozen dataclass, validated up front.
+"""Training configuration in two parts, validated up front.
+
+`AgentConfig` is the agent (environments, networks, algorithm, hyperparameters): fixed for
+the life of a run and the only part the learner sees. `RunConfig` is this run of it (length,
+run directory, evaluation, logging, checkpoints, devices): a resumed run may change it
+(`RESUMABLE_FIELDS`). `Config` is both, flat, as the command line and config.json spell them
+(``--batch-size``); ``config.agent`` and ``config.run`` are its two parts.
 
 Every field has a docstring (``tyro`` turns them into ``--help`` text). Step quantities say
 what they count: ``num_envs`` parallel environments, one *iteration* = one step of every
@@ -18,53 +24,32 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
+from fastbrc.errors import ConfigError
 
-class ConfigError(ValueError):
-    """A configuration the trainer cannot run; the message is one line for the user."""
-
-
-# Fields a resumed run may change; every other field must match the checkpoint's config.
-RESUMABLE_FIELDS = frozenset(
-    {
-        "total_env_steps",
-        "eval_every_env_steps",
-        "num_eval_envs",
-        "checkpoint_every",
-        "keep_checkpoints",
-        "save_buffer",
-        "run_dir",
-        "num_devices",
-        "max_wall_s",
-        "wandb",
-        "wandb_project",
-        "wandb_entity",
-        "wandb_mode",
-        "video_every",
-    }
-)
+__all__ = [
+    "RESUMABLE_FIELDS",
+    "AgentConfig",
+    "Config",
+    "ConfigError",
+    "RunConfig",
+    "check_divisible",
+    "validate",
+]
 
 
 @dataclass(frozen=True)
-class Config:
-    # --- run -----------------------------------------------------------------------------
+class AgentConfig:
+    """The agent: its environments, networks, algorithm and hyperparameters. Fixed for the
+    life of a run (a resume must keep every one of these fields) and the only part of the
+    config the learner (`fastbrc.learner`) sees."""
+
+    # --- environment ---------------------------------------------------------------------
     env: str = "HumanoidWalk"
     """MuJoCo Playground environment name (or a fastbrc probe env such as ProbeBandit)."""
     seed: int = 0
     """Random seed: same seed, same config, same machine => same numbers on CPU."""
-    total_env_steps: int = 20_000_000
-    """Stop after this many environment steps (summed over all envs)."""
-    run_dir: str | None = None
-    """Where config.json, metrics.jsonl and TensorBoard files go (default runs/<env>-<time>)."""
-    max_wall_s: float = 0.0
-    """Stop at the end of the first chunk whose wall-clock time since the start (compile
-    included) reaches this many seconds, evaluating and saving there (0: no limit).
-    --resume continues the run (with a larger value, or 0)."""
     impl: Literal["jax", "warp"] = "jax"
     """Physics backend: 'jax' (MJX, runs everywhere) or 'warp' (MuJoCo Warp, NVIDIA GPUs)."""
-    num_devices: int = 0
-    """Devices to split the envs, replay buffer and batch over (data parallel; parameters are
-    replicated): 0 = every device JAX sees, across all hosts under jax.distributed.
-    --num-envs, --batch-size and --num-eval-envs are global and must divide by it."""
 
     # --- simulation ----------------------------------------------------------------------
     num_envs: int = 1024
@@ -73,8 +58,6 @@ class Config:
     """Time limit in env steps (default: the environment's own). Reaching it truncates."""
     action_repeat: int | None = None
     """Physics control steps per env step (default: the environment's own)."""
-    num_eval_envs: int = 16
-    """Evaluation environments; each runs one deterministic episode per evaluation."""
 
     # --- replay --------------------------------------------------------------------------
     replay_capacity_per_env: int = 10_240
@@ -93,34 +76,6 @@ class Config:
     """Iterations of uniform random actions before the first update."""
     iterations_per_chunk: int = 250
     """Iterations fused into one jitted lax.scan (one host sync, one log point per chunk)."""
-    eval_every_env_steps: int = 1_000_000
-    """Evaluate after the first chunk that crosses each multiple of this (and at the end)."""
-
-    # --- logging -------------------------------------------------------------------------
-    wandb: bool = False
-    """Also log to Weights & Biases (metrics.jsonl and TensorBoard are always written; the
-    keys are the same in all three). Needs the wandb package (the 'wandb' extra)."""
-    wandb_project: str = "fastbrc"
-    """W&B project."""
-    wandb_entity: str | None = None
-    """W&B entity (team or user; default: your default entity)."""
-    wandb_mode: Literal["online", "offline"] = "online"
-    """'offline' writes the W&B run under <run_dir>/wandb without network (`wandb sync`
-    uploads it later)."""
-    video_every: int = 0
-    """After every this many evaluations, write a clip of the deterministic policy (at most
-    250 agent steps; one per task) to <run_dir>/videos/<env steps>.mp4 (0: never). It saves
-    a checkpoint there and renders from it (headless OpenGL: EGL or OSMesa)."""
-
-    # --- checkpoints ---------------------------------------------------------------------
-    checkpoint_every: int = 2_000_000
-    """Save a checkpoint after the first chunk that crosses each multiple of this many env
-    steps, and at the end (or on SIGINT/SIGTERM)."""
-    keep_checkpoints: int = 2
-    """Keep the newest this many checkpoints (2 or more leaves a fallback if one is damaged)."""
-    save_buffer: bool = True
-    """Save the replay buffer in checkpoints (exact resume). Without it a resumed run refills
-    the buffer for the warm-up before it learns again."""
 
     # --- TD learning ---------------------------------------------------------------------
     gamma: float = 0.97
@@ -182,7 +137,7 @@ class Config:
     orthogonal with scale sqrt(2)); biases start at zero either way. The SAC actor's one head
     holds mean and log-std (BRC draws its log-std head with scale 1)."""
 
-    # --- multi-task (BRC) ------------------------------------------------------------------
+    # --- multi-task (BRC) ----------------------------------------------------------------
     task_conditioning: Literal["auto", "none", "embedding", "separate_heads"] = "auto"
     """How the critic and actor know the task: 'embedding' (BRC: learnable unit-norm task
     embeddings appended to the inputs; the actor reads the critic's table, which only the TD
@@ -236,17 +191,91 @@ class Config:
     def env_steps_per_chunk(self) -> int:
         return self.iterations_per_chunk * self.num_envs
 
-    @property
-    def num_chunks(self) -> int:
-        return -(-self.total_env_steps // self.env_steps_per_chunk)
-
-    def changed_fields(self, other: Config) -> list[str]:
+    def changed_fields(self, other: AgentConfig) -> list[str]:
         """Names of the fields whose values differ between `self` and `other`."""
         return [
             f.name
             for f in dataclasses.fields(self)
             if getattr(self, f.name) != getattr(other, f.name)
         ]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """This run of the agent: how long, where its files go, how often it evaluates, logs and
+    saves, and on how many devices. A resumed run may change any of these."""
+
+    # --- run -----------------------------------------------------------------------------
+    run_dir: str | None = None
+    """Where config.json, metrics.jsonl and TensorBoard files go (default runs/<env>-<time>)."""
+    total_env_steps: int = 20_000_000
+    """Stop after this many environment steps (summed over all envs)."""
+    max_wall_s: float = 0.0
+    """Stop at the end of the first chunk whose wall-clock time since the start (compile
+    included) reaches this many seconds, evaluating and saving there (0: no limit).
+    --resume continues the run (with a larger value, or 0)."""
+    num_devices: int = 0
+    """Devices to split the envs, replay buffer and batch over (data parallel; parameters are
+    replicated): 0 = every device JAX sees, across all hosts under jax.distributed.
+    --num-envs, --batch-size and --num-eval-envs are global and must divide by it."""
+
+    # --- evaluation ----------------------------------------------------------------------
+    num_eval_envs: int = 16
+    """Evaluation environments; each runs one deterministic episode per evaluation."""
+    eval_every_env_steps: int = 1_000_000
+    """Evaluate after the first chunk that crosses each multiple of this (and at the end)."""
+
+    # --- logging -------------------------------------------------------------------------
+    wandb: bool = False
+    """Also log to Weights & Biases (metrics.jsonl and TensorBoard are always written; the
+    keys are the same in all three). Needs the wandb package (the 'wandb' extra)."""
+    wandb_project: str = "fastbrc"
+    """W&B project."""
+    wandb_entity: str | None = None
+    """W&B entity (team or user; default: your default entity)."""
+    wandb_mode: Literal["online", "offline"] = "online"
+    """'offline' writes the W&B run under <run_dir>/wandb without network (`wandb sync`
+    uploads it later)."""
+    video_every: int = 0
+    """After every this many evaluations, write a clip of the deterministic policy (at most
+    250 agent steps; one per task) to <run_dir>/videos/<env steps>.mp4 (0: never). It saves
+    a checkpoint there and renders from it (headless OpenGL: EGL or OSMesa)."""
+
+    # --- checkpoints ---------------------------------------------------------------------
+    checkpoint_every: int = 2_000_000
+    """Save a checkpoint after the first chunk that crosses each multiple of this many env
+    steps, and at the end (or on SIGINT/SIGTERM)."""
+    keep_checkpoints: int = 2
+    """Keep the newest this many checkpoints (2 or more leaves a fallback if one is damaged)."""
+    save_buffer: bool = True
+    """Save the replay buffer in checkpoints (exact resume). Without it a resumed run refills
+    the buffer for the warm-up before it learns again."""
+
+
+# Fields a resumed run may change (the run part); every other field must match the
+# checkpoint's config.
+RESUMABLE_FIELDS = frozenset(f.name for f in dataclasses.fields(RunConfig))
+
+
+@dataclass(frozen=True)
+class Config(RunConfig, AgentConfig):
+    """Everything the trainer is told, flat: the fields of `AgentConfig` then those of
+    `RunConfig`, as the command line (``--batch-size``) and config.json spell them.
+    `agent` and `run` are the two parts."""
+
+    @property
+    def agent(self) -> AgentConfig:
+        return AgentConfig(
+            **{f.name: getattr(self, f.name) for f in dataclasses.fields(AgentConfig)}
+        )
+
+    @property
+    def run(self) -> RunConfig:
+        return RunConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(RunConfig)})
+
+    @property
+    def num_chunks(self) -> int:
+        return -(-self.total_env_steps // self.env_steps_per_chunk)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -335,3 +364,35 @@ def validate(config: Config) -> Config:
     if c.action_repeat is not None:
         need(c.action_repeat > 0, "--action-repeat must be > 0")
     return c
+
+
+def check_divisible(config: Config, task_env_counts: tuple[int, ...], num_devices: int) -> None:
+    """One-line ConfigError unless every per-env quantity splits evenly over the devices.
+
+    `--num-envs` and `--batch-size` are global (summed over devices): each device steps
+    num_envs / D envs and draws batch_size / D samples from them.
+    """
+    if num_devices == 1:
+        return
+    d = num_devices
+    hint = f"each of the {d} devices gets an equal share; use a multiple of {d}"
+    if config.num_envs % d:
+        raise ConfigError(
+            f"--num-envs {config.num_envs} does not divide across {d} devices ({hint})"
+        )
+    if config.batch_size % d:
+        raise ConfigError(
+            f"--batch-size {config.batch_size} does not divide across {d} devices ({hint})"
+        )
+    if len(task_env_counts) > 1:
+        uneven = [n for n in task_env_counts if n % d]
+        if uneven:
+            counts = ",".join(map(str, task_env_counts))
+            raise ConfigError(
+                f"the envs per task ({counts}) do not all divide across {d} devices "
+                f"({hint}; set --envs-per-task)"
+            )
+    if config.num_eval_envs % d:
+        raise ConfigError(
+            f"--num-eval-envs {config.num_eval_envs} does not divide across {d} devices ({hint})"
+        )

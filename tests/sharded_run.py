@@ -17,9 +17,10 @@ import jax
 import numpy as np
 from configs import TINY
 
-from fastbrc import parallel
-from fastbrc.policy import evaluate_run
-from fastbrc.runner import build, train
+from fastbrc.core import parallel
+from fastbrc.learner import build
+from fastbrc.run.policy import evaluate_run
+from fastbrc.run.runner import train
 
 CHUNKS = 3
 # two tasks of 4 envs each: per-task env groups, task embeddings and per-task statistics are

@@ -16,10 +16,11 @@ import pytest
 from configs import TINY  # tests/configs.py
 
 from fastbrc import cli
-from fastbrc.checkpoint import CheckpointError, Checkpoints
 from fastbrc.config import Config
-from fastbrc.policy import evaluate_run, load_policy
-from fastbrc.runner import build, train
+from fastbrc.learner import build
+from fastbrc.run.checkpoint import CheckpointError, Checkpoints
+from fastbrc.run.policy import evaluate_run, load_policy
+from fastbrc.run.runner import train
 
 # ProbeChain: 5-step episodes, so env state, episode counters and n-step windows all cross
 # chunk and checkpoint boundaries. 50 chunks, a checkpoint every 2.
@@ -176,6 +177,20 @@ def test_load_policy_and_eval_use_the_newest_checkpoint(straight, capsys):
     assert cli.main(["eval", "--run-dir", str(straight), "--num-episodes", "4"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert json.loads(out[-1])["checkpoint"] == 2000
+
+
+def test_load_policy_builds_no_trainer(straight, monkeypatch):
+    """Inference needs the networks, the normaliser and the env spec, not the trainer."""
+    from fastbrc.learner import factory
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("load_policy built the trainer")
+
+    monkeypatch.setattr(factory, "make_train_fns", refuse)
+    monkeypatch.setattr(factory, "build", refuse)
+    policy = load_policy(straight)
+    assert policy.step == 2000
+    assert policy(np.zeros((2, 1), np.float32)).shape == (2, 1)
 
 
 def test_non_finite_training_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys):

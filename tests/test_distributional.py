@@ -1,4 +1,4 @@
-"""Tests for fastbrc.distributional against slow numpy/loop references."""
+"""Tests for fastbrc.core.distributional against slow numpy/loop references."""
 
 import math
 
@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from fastbrc import distributional
+from fastbrc.core import distributional
 
 V_MIN, V_MAX, NUM_ATOMS = -10.0, 10.0, 21  # spacing 1.0: easy to land exactly on atoms
 SPACING = (V_MAX - V_MIN) / (NUM_ATOMS - 1)

@@ -28,10 +28,11 @@ from test_checkpoint import (  # tests/test_checkpoint.py
     wait_for,
 )
 
-from fastbrc import cli, runlock
-from fastbrc.checkpoint import Checkpoints
+from fastbrc import cli
 from fastbrc.config import Config
-from fastbrc.runner import build
+from fastbrc.learner import build
+from fastbrc.run import runlock
+from fastbrc.run.checkpoint import Checkpoints
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +116,7 @@ def test_eval_and_load_policy_skip_a_damaged_checkpoint_and_touch_nothing(
 ):
     """Readers may run beside a training run: they skip a damaged checkpoint in place and
     leave the temporary directory of a save in progress alone."""
-    from fastbrc.policy import load_policy
+    from fastbrc.run.policy import load_policy
 
     run_dir = copy_of(straight, tmp_path)
     flip_a_byte(run_dir / "checkpoints" / "2000", "state")  # what eval reads: the networks
@@ -189,7 +190,7 @@ def test_a_bad_metrics_line_in_the_middle_stops_resume_with_one_line(straight, t
 )
 def test_only_the_last_line_may_be_torn(tmp_path, tail, kept):
     """A power loss can also leave zeros where the last write's data never reached disk."""
-    from fastbrc.logger import read_metric_lines
+    from fastbrc.run.logger import read_metric_lines
 
     path = tmp_path / "metrics.jsonl"
     path.write_text('{"env_steps": 40}\n{"env_steps": 80, "eval/x": null}\n' + tail)
@@ -202,7 +203,7 @@ def test_wandb_gets_only_the_records_a_checkpoint_covers(tmp_path, monkeypatch):
     """W&B cannot delete: after a kill, the records a resume redoes must not be there."""
     from types import SimpleNamespace
 
-    from fastbrc import logger as logger_module
+    from fastbrc.run import logger as logger_module
 
     sent = []
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fastbrc.config import Config
-from fastbrc.runner import build
+from fastbrc.learner import build
 
 
 @pytest.mark.slow

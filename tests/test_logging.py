@@ -13,7 +13,7 @@ from configs import TINY
 from tensorboardX.proto import event_pb2
 
 from fastbrc import cli
-from fastbrc.runner import train
+from fastbrc.run.runner import train
 
 ARGS = (
     "--env ProbeChain --profile cpu --num-envs 4 --num-eval-envs 4 --batch-size 32 "
@@ -121,7 +121,7 @@ def test_max_wall_s_stops_after_a_chunk_with_eval_and_checkpoint(tmp_path):
 def test_video_every_renders_a_saved_checkpoint_after_every_nth_evaluation(tmp_path, monkeypatch):
     """The runner's hook (rendering itself is tests/test_render.py's): the clip comes from
     a checkpoint at the evaluation's step, and a failing render only warns."""
-    from fastbrc import render
+    from fastbrc.run import render
 
     calls = []
 

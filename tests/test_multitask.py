@@ -9,9 +9,9 @@ import pytest
 from configs import TINY  # tests/configs.py
 
 from fastbrc.config import Config
+from fastbrc.learner import build, expand_task_metrics
 from fastbrc.presets import preset
-from fastbrc.runner import build, train
-from fastbrc.train import expand_task_metrics
+from fastbrc.run.runner import train
 
 # Two bandits with different observation and action sizes (1-d vs 2-d action, dict obs with
 # a privileged critic view in the second): one agent, one critic, padded batches.
@@ -67,8 +67,8 @@ def test_sac_learns_cartpole_balance_to_800(tmp_path):
 
 
 def test_init_from_copies_shared_weights_and_gives_the_new_task_a_fresh_row(tmp_path):
-    from fastbrc import transfer
     from fastbrc.config import ConfigError
+    from fastbrc.run import transfer
 
     source_config = dataclasses.replace(
         BANDITS,

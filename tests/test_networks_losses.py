@@ -6,10 +6,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fastbrc import distributional as dist
-from fastbrc import losses
 from fastbrc.config import Config
-from fastbrc.networks import BroNet, make_actor, make_critic
+from fastbrc.core import distributional as dist
+from fastbrc.core import losses
+from fastbrc.core.networks import BroNet
+from fastbrc.learner.models import make_actor, make_critic
 
 SMALL = Config(critic_width=32, critic_depth=2, num_atoms=11, actor_hidden=(16,), num_critics=2)
 
@@ -93,7 +94,7 @@ def test_critic_loss_sums_members_and_is_minimised_by_the_target():
 
 
 def _task_critic(conditioning: str, num_tasks: int = 3):
-    from fastbrc.networks import TaskCritic
+    from fastbrc.core.networks import TaskCritic
 
     critic = TaskCritic(2, 32, 1, 11, num_tasks, conditioning, embedding_dim=8)
     obs, action = jnp.ones((6, 4)), jnp.zeros((6, 2))

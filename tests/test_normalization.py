@@ -1,10 +1,10 @@
-"""Tests for fastbrc.normalization against numpy statistics over the concatenated data."""
+"""Tests for fastbrc.core.normalization against numpy statistics over the concatenated data."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fastbrc import normalization
+from fastbrc.core import normalization
 
 
 def example_obs():

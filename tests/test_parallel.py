@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from configs import TINY
 
-from fastbrc import cli, parallel
-from fastbrc.config import ConfigError
-from fastbrc.policy import evaluate_run
+from fastbrc import cli
+from fastbrc.config import ConfigError, check_divisible
+from fastbrc.run.policy import evaluate_run
 
 HERE = Path(__file__).parent
 RTOL = 2e-3  # 1 vs 4 devices differ only in float summation order
@@ -103,8 +103,8 @@ def test_checkpoint_restores_on_another_device_count(sharded):
 
 def test_sizes_must_divide_across_devices():
     config = dataclasses.replace(TINY, num_envs=8, batch_size=64, num_eval_envs=4)
-    parallel.check_divisible(config, (8,), 4)  # fine
-    parallel.check_divisible(dataclasses.replace(config, num_envs=6, batch_size=60), (6,), 1)
+    check_divisible(config, (8,), 4)  # fine
+    check_divisible(dataclasses.replace(config, num_envs=6, batch_size=60), (6,), 1)
     cases = [
         (dataclasses.replace(config, num_envs=6, batch_size=60), (6,), "--num-envs 6"),
         (dataclasses.replace(config, num_eval_envs=6), (8,), "--num-eval-envs 6"),
@@ -112,7 +112,7 @@ def test_sizes_must_divide_across_devices():
     ]
     for bad, counts, text in cases:
         with pytest.raises(ConfigError, match=r"divide across 4 devices") as error:
-            parallel.check_divisible(bad, counts, 4)
+            check_divisible(bad, counts, 4)
         assert text in str(error.value) and "\n" not in str(error.value)
 
 

@@ -9,8 +9,8 @@ from configs import TINY  # tests/configs.py
 from matplotlib.image import imread
 
 from fastbrc.config import ConfigError
-from fastbrc.plot import _cumulative_wall, plot_main, plot_runs
-from fastbrc.runner import train
+from fastbrc.run.plot import _cumulative_wall, plot_main, plot_runs
+from fastbrc.run.runner import train
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ROW = 350  # pixels per row of panels: the fixed 3.5 in at 100 dpi; the width is 1200

@@ -8,9 +8,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fastbrc import distributional as dist
-from fastbrc import losses
 from fastbrc.config import Config
+from fastbrc.core import distributional as dist
+from fastbrc.core import losses
 
 SMALL = Config(critic_width=32, critic_depth=2, num_atoms=11, actor_hidden=(16,), num_critics=2)
 
@@ -63,7 +63,7 @@ def _dense_layers(params):
 
 
 def test_orthogonal_sqrt2_init_draws_every_bronet_kernel_head_included_like_brc():
-    from fastbrc.networks import make_actor, make_critic
+    from fastbrc.learner.models import make_actor, make_critic
 
     config = dataclasses.replace(SMALL, bronet_init="orthogonal_sqrt2", actor_type="bronet")
     obs, act = jnp.ones((1, 5)), jnp.zeros((1, 3))
@@ -107,7 +107,7 @@ def _dot_dtypes(jaxpr):
 
 
 def test_bf16_critic_runs_hidden_matmuls_in_bf16_and_its_head_logits_and_loss_in_float32():
-    from fastbrc.networks import make_critic
+    from fastbrc.learner.models import make_critic
 
     critic32 = make_critic(SMALL)
     critic16 = make_critic(dataclasses.replace(SMALL, critic_bf16=True))
@@ -167,7 +167,7 @@ def brc_reference(rewards, terminated, truncated, task_ids, num_tasks, gamma):
 
 
 def run_normaliser(rewards, terminated, truncated, task_ids, num_tasks, gamma, horizon):
-    from fastbrc import reward_norm as rn
+    from fastbrc.core import reward_norm as rn
 
     stats = rn.init_stats(num_tasks, rewards.shape[1], horizon)
     step = np.zeros(rewards.shape[1], np.int32)
@@ -182,7 +182,7 @@ def run_normaliser(rewards, terminated, truncated, task_ids, num_tasks, gamma, h
 def test_max_value_to_go_matches_brcs_rule_on_the_issue_example():
     """-1 for 20 steps then +1 for 20 steps: the first-step return is -3.3 (gamma 0.99), the
     value-to-go from step 20 is 18.2; truncated, the bootstrap (mean 0) adds nothing."""
-    from fastbrc import reward_norm as rn
+    from fastbrc.core import reward_norm as rn
 
     gamma = 0.99
     rewards = np.concatenate([-np.ones(20), np.ones(20)]).astype(np.float32)[:, None]
@@ -231,8 +231,8 @@ def test_trainer_keeps_the_max_value_to_go_per_task_in_its_state():
     the effective horizon)."""
     from configs import TINY  # tests/configs.py
 
-    from fastbrc import reward_norm as rn
-    from fastbrc.runner import build
+    from fastbrc.core import reward_norm as rn
+    from fastbrc.learner import build
 
     config = dataclasses.replace(
         TINY,

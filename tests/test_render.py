@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 from configs import TINY  # tests/configs.py
 
-from fastbrc import render
-from fastbrc.checkpoint import Checkpoints
 from fastbrc.config import validate
 from fastbrc.envs import load_env
-from fastbrc.policy import load_policy
-from fastbrc.runner import build
+from fastbrc.learner import build
+from fastbrc.run import render
+from fastbrc.run.checkpoint import Checkpoints
+from fastbrc.run.policy import load_policy
 
 # decoding runs ffmpeg in a subprocess (fork + exec at once), which JAX warns about
 pytestmark = pytest.mark.filterwarnings(r"ignore:os\.fork\(\) was called:RuntimeWarning")

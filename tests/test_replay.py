@@ -1,4 +1,4 @@
-"""Tests for fastbrc.replay against a slow Python reference that walks every n-step window."""
+"""Tests for fastbrc.core.replay against a slow Python reference that walks every n-step window."""
 
 import functools
 
@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from fastbrc import replay
-from fastbrc.memory import tree_nbytes
+from fastbrc.core import replay
+from fastbrc.run.memory import tree_nbytes
 
 OBS_DIM, PRIVILEGED_DIM, ACTION_DIM = 3, 2, 2
 jitted_sample = jax.jit(replay.sample, static_argnames=("batch_size", "n_step"))

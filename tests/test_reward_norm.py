@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from fastbrc import reward_norm as rn
+from fastbrc.core import reward_norm as rn
 
 
 def reference(rewards, dones, task_ids, num_tasks, gamma):

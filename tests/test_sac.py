@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from fastbrc import sac
+from fastbrc.core import sac
 
 
 def _reference_log_prob(mean, log_std, eps):

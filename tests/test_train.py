@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from configs import TINY  # tests/configs.py
 
-from fastbrc import reward_norm
 from fastbrc.config import Config
+from fastbrc.core import reward_norm
 from fastbrc.envs import ProbeBandit, ProbeChain, ProbeTruncation
-from fastbrc.runner import build
+from fastbrc.learner import build
 
 BANDIT = dataclasses.replace(TINY, v_min=-2.0, v_max=2.0)  # support sized to rewards in [-1.25, 1]
 
@@ -193,7 +193,7 @@ def test_two_tasks_with_the_same_observation_need_task_conditioning(conditioning
 
 
 def test_background_compile_returns_the_program_and_reraises_its_error():
-    from fastbrc.runner import BackgroundCompile
+    from fastbrc.run.runner import BackgroundCompile
 
     double = jax.jit(lambda x: 2 * x)
     ok = BackgroundCompile(lambda: double.lower(jnp.float32(1)), {}, "test")

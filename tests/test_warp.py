@@ -25,7 +25,7 @@ sys.path.insert(0, "tests")
 try:
     import jax, numpy as np
     from configs import TINY
-    from fastbrc.runner import build
+    from fastbrc.learner import build
 
     config = dataclasses.replace(
         TINY, env="CartpoleBalance", impl="warp", num_envs=2, batch_size=16, num_eval_envs=2,

@@ -19,7 +19,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from fastbrc.networks import BroNet
+from fastbrc.core.networks import BroNet
 
 LOG_STD_MIN = -10.0
 LOG_STD_MAX = 2.0

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from fastbrc.config import Config, ConfigError
+from fastbrc.run.args import Parser, UsageError, fail
 
 FORMATS = (".png", ".pdf", ".svg")
 WIDTH_IN, ROW_HEIGHT_IN, DPI = 12.0, 3.5, 100  # a PNG is 1200 x 350*rows pixels
@@ -192,9 +193,7 @@ def _plot_run(axes: Sequence[Any], run: Run, task: str | None, color: str) -> No
 
 def plot_main(argv: list[str]) -> int:
     """`fastbrc plot`: 0 when the figure is written, 2 (and a one-line error) on bad input."""
-    from fastbrc.cli import UsageError, _fail, _Parser  # here: fastbrc.cli imports this module
-
-    parser = _Parser(
+    parser = Parser(
         prog="fastbrc plot",
         usage=USAGE,
         description="Plot the eval return of runs against env steps and wall-clock seconds.",
@@ -214,7 +213,7 @@ def plot_main(argv: list[str]) -> int:
         )
         path = plot_runs(args.run_dirs, out, title=args.title)
     except (UsageError, ConfigError) as error:
-        return _fail(str(error))
+        return fail(str(error))
     count = len(args.run_dirs)
     print(f"fastbrc: wrote {path} ({count} run{'s' if count != 1 else ''})")
     return 0

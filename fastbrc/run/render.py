@@ -35,7 +35,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jax
 import numpy as np
+
+from fastbrc.config import ConfigError
+from fastbrc.envs import EnvLoadError, env_info, load_env, reset_one, step_one
+from fastbrc.run.args import Parser, UsageError, fail
+from fastbrc.run.checkpoint import CheckpointError
+from fastbrc.run.policy import load_policy
 
 INSTALL_HINT = (
     "install EGL (comes with the NVIDIA driver; Ubuntu: apt-get install libegl1 libgl1) "
@@ -216,10 +223,6 @@ def _camera(model: Any, camera: str | int | None) -> Any:
 def _episode_fns(name: str, impl: str, action_repeat: int) -> tuple[Any, Any, Any]:
     """(env, jitted reset, jitted agent step) of one task; cached so repeated videos (the
     training loop's) compile once per task."""
-    import jax
-
-    from fastbrc.envs import load_env, reset_one, step_one
-
     env = load_env(name, impl=impl)
     if not hasattr(env, "mj_model"):
         raise RenderError(f"{name} has no MuJoCo model to render")
@@ -232,8 +235,6 @@ def _episode_fns(name: str, impl: str, action_repeat: int) -> tuple[Any, Any, An
 
 
 def _physics(state: Any) -> tuple[np.ndarray, ...]:
-    import jax
-
     data = state.data
     return jax.device_get(
         (data.qpos, data.qvel, data.mocap_pos, data.mocap_quat, data.xfrc_applied)
@@ -272,13 +273,9 @@ def render_policy(
     camera: str | int | None = None,
     seed: int = 0,
 ) -> list[Video]:
-    """Render `episodes` deterministic episodes per task of `policy` (a `fastbrc.policy.Policy`)
+    """Render `episodes` deterministic episodes per task of `policy` (a `fastbrc.run.policy.Policy`)
     and write one mp4 per task (see `video_paths`); episode ``i`` starts from the reset of
     ``jax.random.split(PRNGKey(seed), episodes)[i]`` in every task."""
-    import jax
-
-    from fastbrc.envs import env_info
-
     out = Path(out)
     _check_args(out, episodes, max_steps, height, width)
     config = policy.config
@@ -389,9 +386,6 @@ def render_run(
 ) -> list[Video]:
     """Render the run in `run_dir` at `checkpoint` (default: its newest good one) to `out`
     (default ``<run_dir>/videos/<env>-<step>.mp4``), one video per task."""
-    from fastbrc.config import ConfigError
-    from fastbrc.policy import load_policy
-
     # cheap checks first: arguments, the run directory, then OpenGL, before the checkpoint
     _check_args(Path(out or "default.mp4"), episodes, max_steps, height, width)
     run_dir = Path(run_dir)
@@ -443,9 +437,7 @@ RENDER_USAGE = (
 
 def render_main(argv: list[str]) -> int:
     """`fastbrc render ...`: 0 when every video was written, 2 with a one-line error."""
-    from fastbrc.cli import UsageError, _fail, _Parser  # here: fastbrc.cli imports this module
-
-    parser = _Parser(
+    parser = Parser(
         prog="fastbrc render",
         usage=RENDER_USAGE,
         description="Render deterministic episodes of a run's policy to mp4 (one per task).",
@@ -468,10 +460,6 @@ def render_main(argv: list[str]) -> int:
     parser.add_argument("--camera", help="model camera name or id (default: the free camera, -1)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the episodes' initial states")
 
-    from fastbrc.checkpoint import CheckpointError
-    from fastbrc.config import ConfigError
-    from fastbrc.envs import EnvLoadError
-
     try:
         args = parser.parse_args(argv)
         videos = render_run(
@@ -487,7 +475,7 @@ def render_main(argv: list[str]) -> int:
         )
     except (UsageError, RenderError, ConfigError, CheckpointError, EnvLoadError) as error:
         message = str(error).strip().splitlines()
-        return _fail(message[0] if message else repr(error))
+        return fail(message[0] if message else repr(error))
     except SystemExit as exit_:  # --help
         return int(exit_.code or 0)
     for video in videos:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from fastbrc import distributional as dist
+from fastbrc.core import distributional as dist
 
 
 def select_target_distribution(next_logits: jax.Array, support: jax.Array, mode: str) -> jax.Array:

@@ -16,8 +16,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from fastbrc.checkpoint import Checkpoints, Restored
 from fastbrc.config import Config, ConfigError, validate
+from fastbrc.learner import build, make_envs
+from fastbrc.run.checkpoint import Checkpoints, Restored
 
 # Fields that shape the copied networks or the meaning of their outputs.
 _ARCHITECTURE = (
@@ -47,8 +48,6 @@ def source_config(config: Config) -> Config:
 
 def prepare(config: Config) -> Config:
     """`config` with the source run's architecture checked and its input sizes applied."""
-    from fastbrc.runner import make_envs  # noqa: PLC0415 (runner imports this module)
-
     source = source_config(config)
     if source.conditioning != "embedding":
         raise ConfigError(
@@ -65,7 +64,7 @@ def prepare(config: Config) -> Config:
                 f"{getattr(source, name)!r} there but {getattr(config, name)!r} here; "
                 "the networks must have the same shape"
             )
-    src_env, _ = make_envs(dataclasses.replace(source, num_eval_envs=len(source.env_names)))
+    src_env, _ = make_envs(source.agent, len(source.env_names))
     src = src_env.spec
     config = dataclasses.replace(
         config,
@@ -73,7 +72,7 @@ def prepare(config: Config) -> Config:
         min_obs_size=max(config.min_obs_size, src.obs_size),
         min_action_size=max(config.min_action_size, src.action_size),
     )
-    new_env, _ = make_envs(dataclasses.replace(config, num_eval_envs=len(config.env_names)))
+    new_env, _ = make_envs(config.agent, len(config.env_names))
     new = new_env.spec
     if (new.obs_size, new.action_size) != (src.obs_size, src.action_size):
         raise ConfigError(
@@ -91,8 +90,6 @@ def prepare(config: Config) -> Config:
 
 def load_source(config: Config) -> Restored:
     """The source run's newest good checkpoint (networks only)."""
-    from fastbrc.runner import build  # noqa: PLC0415
-
     source = source_config(config)
     # one device whatever the source ran on: only its networks are read
     fns = build(dataclasses.replace(source, num_eval_envs=len(source.env_names), num_devices=1))

@@ -30,7 +30,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from fastbrc.config import Config, ConfigError
+from fastbrc.errors import ConfigError
 
 AXIS = "envs"
 
@@ -65,38 +65,6 @@ def make_mesh(num_devices: int = 0) -> Mesh:
     if num_devices:
         devices = devices[:num_devices]
     return Mesh(np.asarray(devices), (AXIS,))
-
-
-def check_divisible(config: Config, task_env_counts: tuple[int, ...], num_devices: int) -> None:
-    """One-line ConfigError unless every per-env quantity splits evenly over the devices.
-
-    `--num-envs` and `--batch-size` are global (summed over devices): each device steps
-    num_envs / D envs and draws batch_size / D samples from them.
-    """
-    if num_devices == 1:
-        return
-    d = num_devices
-    hint = f"each of the {d} devices gets an equal share; use a multiple of {d}"
-    if config.num_envs % d:
-        raise ConfigError(
-            f"--num-envs {config.num_envs} does not divide across {d} devices ({hint})"
-        )
-    if config.batch_size % d:
-        raise ConfigError(
-            f"--batch-size {config.batch_size} does not divide across {d} devices ({hint})"
-        )
-    if len(task_env_counts) > 1:
-        uneven = [n for n in task_env_counts if n % d]
-        if uneven:
-            counts = ",".join(map(str, task_env_counts))
-            raise ConfigError(
-                f"the envs per task ({counts}) do not all divide across {d} devices "
-                f"({hint}; set --envs-per-task)"
-            )
-    if config.num_eval_envs % d:
-        raise ConfigError(
-            f"--num-eval-envs {config.num_eval_envs} does not divide across {d} devices ({hint})"
-        )
 
 
 def replicated(mesh: Mesh) -> NamedSharding:

@@ -144,11 +144,9 @@ def incompatibility(saved: dict[str, Any], config: Config) -> str | None:
 
     A field the checkpoint's config lacks was added later and takes its default, which keeps
     the behaviour the checkpoint was trained with (that is the rule for adding a field)."""
-    current = config.__dict__
+    current = config.agent.__dict__  # the run part (RESUMABLE_FIELDS) may change
     defaults = Config().__dict__
-    for name in sorted(set(saved) | set(current)):
-        if name in RESUMABLE_FIELDS:
-            continue
+    for name in sorted((set(saved) - RESUMABLE_FIELDS) | set(current)):
         old, new = saved.get(name, defaults.get(name)), current.get(name)
         if isinstance(old, list):
             old = tuple(old)

@@ -1,5 +1,8 @@
 """Use a trained run: `load_policy` for inference, `evaluate_run` behind `fastbrc eval`.
 
+Neither builds the trainer: a run's networks, observation normaliser and env spec (its
+`Agent`) and the restored parameters are all inference needs; evaluation adds its envs.
+
 Both read the run's config.json and one checkpoint (the newest good one by default); only the
 networks and normalisers are restored, never the replay buffer. They only read: a damaged
 checkpoint is skipped with a warning and left in place (a training run may be writing the
@@ -9,6 +12,7 @@ directory; it moves damaged checkpoints aside itself), and they never take the r
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,12 +21,13 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from fastbrc import normalization as norm
-from fastbrc import parallel
-from fastbrc.checkpoint import Checkpoints, Restored
 from fastbrc.config import Config, ConfigError, validate
-from fastbrc.runner import make_envs
-from fastbrc.train import TrainFns, expand_task_metrics, make_train_fns
+from fastbrc.core import normalization as norm
+from fastbrc.core import parallel
+from fastbrc.envs import BatchedEnv
+from fastbrc.learner import Agent, expand_task_metrics, init_state, make_agent, make_envs
+from fastbrc.learner.evaluate import evaluate
+from fastbrc.run.checkpoint import Checkpoints, Restored
 
 
 def _read_config(run_dir: Path) -> Config:
@@ -37,16 +42,19 @@ def restore_run(
     checkpoint: int | None = None,
     num_eval_envs: int | None = None,
     warn=print,
-) -> tuple[Config, TrainFns, Restored]:
-    """The run's config, train functions and restored state (without the replay buffer)."""
+) -> tuple[Config, Agent, BatchedEnv, Restored]:
+    """The run's config, its agent (networks, normaliser and actor rule, on one device), its
+    evaluation envs and the restored state (without the replay buffer). Nothing of the trainer
+    is built or compiled: the training envs are loaded for their spec, and their reset traced
+    (never run) because the checkpoint's state holds their state."""
     run_dir = Path(run_dir)
     config = _read_config(run_dir)
     if num_eval_envs is not None:
         config = validate(dataclasses.replace(config, num_eval_envs=num_eval_envs))
-    env, eval_env = make_envs(config)
+    env, eval_env = make_envs(config.agent, config.num_eval_envs)
     # inference and evaluation run on one device, whatever the run trained on
-    fns = make_train_fns(config, env, eval_env, mesh=parallel.make_mesh(1))
-    abstract = jax.eval_shape(fns.init, jax.random.PRNGKey(0))
+    agent = make_agent(config.agent, env.spec, parallel.make_mesh(1))
+    abstract = jax.eval_shape(functools.partial(init_state, agent, env), jax.random.PRNGKey(0))
     checkpoints = Checkpoints(run_dir / "checkpoints", keep=config.keep_checkpoints)
     try:
         restored = checkpoints.restore(
@@ -54,12 +62,12 @@ def restore_run(
         )
     finally:
         checkpoints.close()
-    return config, fns, restored
+    return config, agent, eval_env, restored
 
 
 @struct.dataclass
 class PolicyParams:
-    """What `TrainFns.policy` reads from a train state (the critic for its task table)."""
+    """What `Agent.policy` reads from a train state (the critic for its task table)."""
 
     actor_params: Any
     critic_params: Any
@@ -104,7 +112,7 @@ class Policy:
 
 def load_policy(run_dir: str | Path, checkpoint: int | None = None) -> Policy:
     """The policy of the run in `run_dir` at `checkpoint` env steps (default: the newest)."""
-    config, fns, restored = restore_run(run_dir, checkpoint)
+    config, agent, _, restored = restore_run(run_dir, checkpoint)
     stats = restored.state.obs_stats
     params = PolicyParams(
         actor_params=restored.state.actor_params,
@@ -117,14 +125,14 @@ def load_policy(run_dir: str | Path, checkpoint: int | None = None) -> Policy:
     )
 
     def apply(params, obs, task_id):
-        return fns.policy(params, {"state": obs}, task_id)
+        return agent.policy(params, {"state": obs}, task_id)
 
     return Policy(
         config=config,
         step=restored.step,
         tasks=config.env_names,
-        obs_size=fns.env.spec.obs_size,
-        action_size=fns.env.spec.action_size,
+        obs_size=agent.spec.obs_size,
+        action_size=agent.spec.action_size,
         params=params,
         _apply=jax.jit(apply),
     )
@@ -138,8 +146,9 @@ def evaluate_run(
 ) -> dict[str, Any]:
     """Run one deterministic episode in each of `num_episodes` envs (default: the run's
     num_eval_envs); return the eval metrics and the checkpoint step."""
-    config, fns, restored = restore_run(run_dir, checkpoint, num_eval_envs=num_episodes)
+    config, agent, eval_env, restored = restore_run(run_dir, checkpoint, num_eval_envs=num_episodes)
+    run_episodes = jax.jit(functools.partial(evaluate, agent, eval_env))
     metrics = expand_task_metrics(
-        jax.device_get(fns.evaluate(restored.state, jax.random.PRNGKey(seed))), config.env_names
+        jax.device_get(run_episodes(restored.state, jax.random.PRNGKey(seed))), config.env_names
     )
     return {"checkpoint": restored.step, **{k: float(v) for k, v in metrics.items()}}
