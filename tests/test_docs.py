@@ -89,7 +89,7 @@ def flags_in(words: list[str]) -> list[str]:
         if word in ("|", "||", "&&", ";", ">", "2>", "&"):
             break
         match = FLAG.match(word.lstrip("[("))
-        if match:
+        if match and not any(c.isspace() for c in word):  # "--a 1 --b 2": a quoted value
             out.append(match.group(0))
     return out
 
