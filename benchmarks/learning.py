@@ -85,8 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     from fastbrc.config import ConfigError
     from fastbrc.presets import preset, resolve_profile
     from fastbrc.run.args import tyro_cli
+    from fastbrc.run.cpu_devices import requested, split_cpu
     from fastbrc.run.runner import train
 
+    if args.profile != "gpu":
+        split_cpu(requested(args.env, overrides))  # before JAX starts (cpu_devices.py)
     backend = jax.default_backend()
     profile = resolve_profile(args.profile, backend)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")

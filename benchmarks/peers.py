@@ -837,9 +837,12 @@ def run_fastbrc(spec: dict[str, Any]) -> dict[str, Any]:
     import jax
 
     from fastbrc.presets import preset, resolve_profile
+    from fastbrc.run.cpu_devices import split_cpu
     from fastbrc.run.runner import train
 
     env_name = spec["env"]
+    if spec["profile"] != "gpu":  # the CPU preset's CPU devices, before JAX starts
+        split_cpu(preset(env_name, "cpu").cpu_devices)
     protocol = eval_protocol(env_name)
     profile = resolve_profile(spec["profile"], jax.default_backend())
     base = preset(env_name, profile)
@@ -905,6 +908,7 @@ def run_fastbrc(spec: dict[str, Any]) -> dict[str, Any]:
             "batch_size": config.batch_size,
             "updates_per_iteration": config.updates_per_iteration,
             "critic_width": config.critic_width,
+            "devices": f"{len(jax.devices())} x {jax.devices()[0].device_kind}",
         },
     }
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from fastbrc.config import RESUMABLE_FIELDS, Config, ConfigError
 from fastbrc.presets import describe, preset, resolve_profile
 from fastbrc.run.args import Parser, UsageError, fail, tyro_cli
+from fastbrc.run.cpu_devices import requested, split_cpu
 
 __all__ = ["USAGE", "UsageError", "eval_main", "main", "train_main"]
 
@@ -97,6 +98,9 @@ def train_main(argv: list[str]) -> int:
     known, rest = pre.parse_known_args(argv)
 
     import jax  # after the argument checks: importing jax takes a while
+
+    if not known.resume and known.profile != "gpu":  # (a resumed run's is set in `prepare`)
+        split_cpu(requested(known.env or Config.env, rest))
 
     if (
         known.distributed

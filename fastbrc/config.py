@@ -218,6 +218,11 @@ class RunConfig:
     """Devices to split the envs, replay buffer and batch over (data parallel; parameters are
     replicated): 0 = every device JAX sees, across all hosts under jax.distributed.
     --num-envs, --batch-size and --num-eval-envs are global and must divide by it."""
+    cpu_devices: int = 1
+    """On a machine without an accelerator, present the CPU to JAX as this many devices, so
+    that --num-devices 0 runs data parallel over the cores (0: one per usable core; 1: one
+    device, which uses about one core). Only takes effect before JAX starts (the CLI and the
+    benchmarks see to that); the numbers drawn are the same, only the speed changes."""
 
     # --- evaluation ----------------------------------------------------------------------
     num_eval_envs: int = 16
@@ -313,6 +318,7 @@ def validate(config: Config) -> Config:
             getattr(c, name) > 0, f"--{name.replace('_', '-')} must be > 0, got {getattr(c, name)}"
         )
     need(c.num_devices >= 0, "--num-devices must be >= 0 (0: all devices)")
+    need(c.cpu_devices >= 0, "--cpu-devices must be >= 0 (0: one per usable core)")
     need(c.max_wall_s >= 0, "--max-wall-s must be >= 0 (0: no limit)")
     need(c.video_every >= 0, "--video-every must be >= 0 (0: never)")
     need(c.learning_starts_iterations >= 0, "--learning-starts-iterations must be >= 0")

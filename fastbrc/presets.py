@@ -100,6 +100,8 @@ _DMC_HUMANOID_CPU: dict[str, Any] = dict(
     critic_lr=1e-3,
     actor_lr=1e-3,
     eval_every_env_steps=100_000,
+    # both cores of a 2-core machine (data parallel, same numbers): 1.35x the env steps/s
+    cpu_devices=2,
 )
 
 _HUMANOIDS = ("HumanoidWalk", "HumanoidStand", "HumanoidRun")
@@ -198,4 +200,5 @@ def describe(config: Config) -> str:
         f"num_envs={config.num_envs} batch_size={config.batch_size} "
         f"critic_width={config.critic_width} replay_capacity_per_env="
         f"{config.replay_capacity_per_env} updates_per_iteration={config.updates_per_iteration}"
+        + (f" cpu_devices={config.cpu_devices}" if config.cpu_devices != 1 else "")
     )

@@ -40,6 +40,7 @@ from fastbrc.learner import (
 )
 from fastbrc.run import compile_options, memory, render, transfer
 from fastbrc.run.checkpoint import CheckpointError, Checkpoints, Restored
+from fastbrc.run.cpu_devices import split_cpu
 from fastbrc.run.logger import MetricsLogger, NullLogger, Progress, import_wandb, read_metric_lines
 from fastbrc.run.runlock import RunLock
 
@@ -307,6 +308,7 @@ def prepare(
 ) -> Prepared:
     """Check everything about the run before anything is written (the lock goes on `held`)."""
     config = validate(config)
+    split = split_cpu(config.cpu_devices)  # before the first JAX call, where that is still early
     # multi-host: every process runs this loop on its own devices' envs; process 0 alone
     # writes the run directory's files and prints (Orbax coordinates the checkpoints)
     primary = jax.process_index() == 0
@@ -321,6 +323,12 @@ def prepare(
             read_metric_lines(run_dir / "metrics.jsonl", warn=lambda _: None)  # a bad line
     if config.wandb and primary:
         import_wandb()  # a missing package is reported before anything is written
+    if not split and jax.default_backend() == "cpu":
+        say(
+            f"fastbrc: --cpu-devices {config.cpu_devices} takes effect only before JAX starts "
+            f"(the fastbrc command sees to that); this process trains on "
+            f"{len(jax.devices())} CPU device(s)"
+        )
     videos = _check_videos(config, primary, say)
     # a run killed before its first checkpoint starts over: from its seed, that is exact
     restart = resume and _before_first_checkpoint(run_dir, config)
