@@ -66,7 +66,10 @@ def build_config(args: argparse.Namespace, overrides: list[str]) -> Any:
     from fastbrc import presets
     from fastbrc.config import validate
     from fastbrc.run.args import tyro_cli
+    from fastbrc.run.cpu_devices import requested, split_cpu
 
+    if args.profile != "gpu":  # as fastbrc train: the CPU devices before JAX starts
+        split_cpu(requested(args.env, overrides))
     profile = presets.resolve_profile(args.profile, jax.default_backend())
     defaults = presets.preset(args.env, profile)
     return validate(tyro_cli(type(defaults), defaults, overrides, "start-up benchmark overrides"))

@@ -100,7 +100,9 @@ _DMC_HUMANOID_CPU: dict[str, Any] = dict(
     critic_lr=1e-3,
     actor_lr=1e-3,
     eval_every_env_steps=100_000,
-    # both cores of a 2-core machine (data parallel, same numbers): 1.35x the env steps/s
+    # both cores of a 2-core machine (data parallel, same numbers): 1.60x the env steps/s of
+    # one device, same command (benchmarks/results/preset-cost-HumanoidWalk-cpu-2core-cpu-
+    # devices.json)
     cpu_devices=2,
 )
 
