@@ -25,6 +25,7 @@ def test_the_count_is_the_flag_else_the_cpu_preset():
     assert requested("CartpoleBalance", ["--seed", "1", "--cpu-devices", "3"]) == 3
     assert requested("HumanoidWalk", ["--cpu-devices=1"]) == 1
     assert requested("HumanoidWalk", ["--cpu-devices", "two"]) == 1  # tyro reports it later
+    assert requested("HumanoidWalk", ["--cpu-devices"]) == 1  # no value: likewise
 
 
 def test_split_works_before_jax_starts_and_says_so_after(tmp_path):

@@ -6,8 +6,8 @@ N devices (``jax_num_cpu_devices``), and fastbrc's data parallelism (``--num-dev
 all devices) then steps a share of the envs, holds a share of the replay buffer and computes a
 share of the batch's gradients on each device, each on its own thread. The numbers drawn are
 those of one device (``core/parallel.py``), so this changes the speed, not the algorithm.
-Measured on 2 cores, HumanoidWalk with 128 envs: 1.35x the env steps/s of one device
-(``benchmarks/results/scaling-HumanoidWalk-cpu-2core-fake-devices.json``).
+Measured on 2 cores, the humanoid CPU preset: 1.60x the env steps/s of one device, same
+command (``benchmarks/results/preset-cost-HumanoidWalk-cpu-2core-cpu-devices.json``).
 
 JAX fixes the number of CPU devices when it starts its backends, which is also when it can
 say whether an accelerator is there, i.e. before the hardware profile is known. Setting it
@@ -53,10 +53,10 @@ def split_cpu(count: int) -> bool:
 def requested(env: str, argv: Sequence[str]) -> int:
     """``--cpu-devices`` in `argv` if given, else the CPU preset's for `env`: what to split
     the CPU into before JAX starts (a bad value is left for the full parser to report)."""
-    parser = argparse.ArgumentParser(add_help=False)
+    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
     parser.add_argument("--cpu-devices")
-    given = parser.parse_known_args(list(argv))[0].cpu_devices
     try:
+        given = parser.parse_known_args(list(argv))[0].cpu_devices
         return int(given) if given is not None else preset(env, "cpu").cpu_devices
-    except ValueError:
+    except (ValueError, argparse.ArgumentError):
         return 1
