@@ -474,6 +474,10 @@ def table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+COLORS = {"fastbrc": "tab:red", "brax_sac": "tab:blue", "brax_ppo": "tab:green",
+          "fasttd3": "tab:purple"}  # fmt: skip
+
+
 def plot(report: dict[str, Any], path: Path) -> None:
     """Eval return against wall-clock seconds and against env steps, one line per trainer."""
     import matplotlib
@@ -481,12 +485,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colors = {
-        "fastbrc": "tab:red",
-        "brax_sac": "tab:blue",
-        "brax_ppo": "tab:green",
-        "fasttd3": "tab:purple",
-    }
+    colors = COLORS
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     threshold = report["summary"]["threshold"]
     for name, entry in report["trainers"].items():
@@ -510,6 +509,21 @@ def plot(report: dict[str, Any], path: Path) -> None:
                 ax.plot([crash[key]], y[-1:], "x", markersize=9, color=colors.get(name),
                         label=f"{name} crashed: {crash['error'][:40]}")  # fmt: skip
     axes[0].axvline(report["budget_s"], color="gray", linestyle=":", label="budget")
+    machine = report.get("machine") or {}
+    finish_plot(
+        fig,
+        axes,
+        threshold,
+        f"{report['env']}: {report['budget_s']:g} s per trainer on {machine_tag(machine)}"
+        f"{' (' + machine['cpu_model'] + ')' if machine.get('cpu_model') else ''}",
+        path,
+    )
+
+
+def finish_plot(fig: Any, axes: Any, threshold: float | None, title: str, path: Path) -> None:
+    """The two panels' labels, threshold line and legend, the title; written atomically."""
+    import matplotlib.pyplot as plt
+
     for ax, label in zip(axes, ("wall-clock seconds", "env steps"), strict=True):
         if threshold is not None:
             ax.axhline(threshold, color="black", linestyle="--", linewidth=0.8, label="threshold")
@@ -518,12 +532,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
-    machine = report.get("machine") or {}
-    fig.suptitle(
-        f"{report['env']}: {report['budget_s']:g} s per trainer on {machine_tag(machine)}"
-        f"{' (' + machine['cpu_model'] + ')' if machine.get('cpu_model') else ''}",
-        fontsize=10,
-    )
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     tmp = path.with_name(path.name + ".tmp.png")
     fig.savefig(tmp, dpi=110)

@@ -214,8 +214,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colors = {"fastbrc": "tab:red", "brax_sac": "tab:blue", "brax_ppo": "tab:green",
-              "fasttd3": "tab:purple"}  # fmt: skip
+    colors = peers.COLORS
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     labelled = set()
     for run in report["runs"]:
@@ -233,22 +232,15 @@ def plot(report: dict[str, Any], path: Path) -> None:
         labelled.add(name)
     threshold = report["summary"]["threshold"]
     axes[0].axvline(report["budget_s"] / 2, color="gray", linestyle=":", label="half budget")
-    for ax, label in zip(axes, ("wall-clock seconds", "env steps"), strict=True):
-        if threshold is not None:
-            ax.axhline(threshold, color="black", linestyle="--", linewidth=0.8, label="threshold")
-        ax.set_xlabel(label)
-        ax.set_ylabel("eval episode return")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
     machine = report.get("machine") or {}
-    fig.suptitle(
+    peers.finish_plot(
+        fig,
+        axes,
+        threshold,
         f"{report['env']}: {report['budget_s']:g} s per run, every seed, on "
         f"{peers.machine_tag(machine)} ({machine.get('cpu_model') or machine.get('device_kind')})",
-        fontsize=10,
+        path,
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def combine(
