@@ -56,6 +56,10 @@ class AgentConfig:
     """Parallel training environments, stepped inside the jitted training scan."""
     episode_length: int | None = None
     """Time limit in env steps (default: the environment's own). Reaching it truncates."""
+    train_episode_length: int | None = None
+    """Time limit of the training episodes only (default: `episode_length`). Shorter ones
+    truncate (the target bootstraps) and reset more often, so more of the data comes from
+    the start states; evaluation keeps the full episode."""
     action_repeat: int | None = None
     """Physics control steps per env step (default: the environment's own)."""
 
@@ -160,6 +164,10 @@ class AgentConfig:
     actor: Literal["td3", "sac"] = "td3"
     """'td3': deterministic tanh actor with per-env exploration noise (FastTD3); 'sac':
     tanh-Gaussian actor with a learned temperature, target entropy -|A|/2 (BRC)."""
+    sac_backup_entropy: bool = True
+    """SAC: back the entropy bonus up into the critic's target (the soft value, as SAC and
+    BRC do). False keeps the critic on the rewards alone (the actor still pays alpha * log
+    pi), so the value support and the reward normaliser see only the task's returns."""
     actor_type: Literal["mlp", "bronet"] = "mlp"
     """Actor network: plain MLP (FastTD3) or BroNet (BRC)."""
     actor_hidden: tuple[int, ...] = (512, 256, 128)
@@ -367,6 +375,8 @@ def validate(config: Config) -> Config:
     need(all(h > 0 for h in c.actor_hidden), "--actor-hidden sizes must be > 0")
     if c.episode_length is not None:
         need(c.episode_length > 0, "--episode-length must be > 0")
+    if c.train_episode_length is not None:
+        need(c.train_episode_length > 0, "--train-episode-length must be > 0")
     if c.action_repeat is not None:
         need(c.action_repeat > 0, "--action-repeat must be > 0")
     return c

@@ -85,12 +85,23 @@ _DMC_CPU_SMALL: dict[str, Any] = dict(
 # far below one atom's spacing; BRC's per-task normalisation (max value-to-go -> 5) scales
 # them up, on gamma 0.99 as Brax SAC and BRC use. SAC's exploration scored higher early than
 # TD3's noise: eval return 13.6 against 1.7-2.0 at 154k env steps (TD3 with and without the
-# normaliser), one seed each. Nothing walks within 15 minutes on 2 cores yet (docs/results.md).
+# normaliser), one seed each.
+# A humanoid lying on the floor earns ~1e-11 per step, so with 1000-step episodes only the
+# first few dozen steps of each (the fall) carry reward: training episodes of 250 steps
+# (truncated, bootstrapped; evaluation keeps 1000) give four times as many starts. And the
+# critic backs up the rewards alone: with the entropy bonus in its target, the soft values
+# of a 21-dim tanh-Gaussian sat at v_max for the first ~100k env steps. Together, one seed:
+# eval 28.5 and 37.5 at 243k and 320k env steps (344 s, 427 s) against 8.3-15.6 for three
+# seeds of the preset before, then 11-28 to the end of 900 s: still a humanoid that falls
+# (benchmarks/results/learning-HumanoidWalk-cpu-2core-screen-sac-nobackup-{train250,stopped}
+# .json; without the shorter episodes: 19.3 at 243k, 15.2 at 320k).
 _DMC_HUMANOID_CPU: dict[str, Any] = dict(
     gamma=0.99,
     reward_scale=1.0,
     reward_normalization="max_value_to_go",
     actor="sac",
+    sac_backup_entropy=False,
+    train_episode_length=250,
     num_envs=128,
     batch_size=512,
     updates_per_iteration=4,

@@ -137,6 +137,26 @@ def test_resized_batch_shares_the_loaded_envs():
     assert state.obs["state"].shape == (6, 5)
 
 
+def test_shorter_training_episodes_truncate_training_only():
+    """`train_episode_length`: the training batch truncates there (and resets), the
+    evaluation batch keeps the env's own limit; both share the loaded env."""
+    from fastbrc.config import Config
+    from fastbrc.learner.factory import make_envs
+
+    limit = ProbeTruncation.DEFAULT_EPISODE_LENGTH
+    config = Config(env="ProbeTruncation", num_envs=2, train_episode_length=6)
+    env, eval_env = make_envs(config.agent, 3)
+    assert env.spec.episode_lengths == (6,) and eval_env.spec.episode_lengths == (limit,)
+    assert env.num_envs == 2 and eval_env.num_envs == 3 and env.envs[0] is eval_env.envs[0]
+    _, _, results, _ = rollout(env, 14)
+    np.testing.assert_array_equal(np.flatnonzero(results.truncated[:, 0]), [5, 11])
+    np.testing.assert_array_equal(results.episode_length[[5, 11], 0], 6)
+    _, _, results, _ = rollout(eval_env, limit)
+    np.testing.assert_array_equal(np.flatnonzero(results.truncated[:, 0]), [limit - 1])
+    default_env, default_eval = make_envs(Config(env="ProbeTruncation", num_envs=2).agent, 3)
+    assert default_env.spec.episode_lengths == default_eval.spec.episode_lengths == (limit,)
+
+
 def test_episode_length_and_action_repeat_overrides():
     env = BatchedEnv(["ProbeTruncation"], 1, episode_length=12, action_repeat=3)
     assert env.spec.episode_lengths == (4,)

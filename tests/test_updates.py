@@ -55,3 +55,36 @@ def test_critic_and_actor_updates_change_only_their_own_networks(actor):
     )
     assert int(stepped.gradient_steps) == int(state.gradient_steps) + 1
     assert float(step_metrics["train/actor_updates"]) == 1.0  # step 0 updates the actor
+
+
+def test_sac_without_entropy_backup_targets_the_rewards_alone():
+    """`sac_backup_entropy=False`: same next action, the target's reward term is the batch's
+    reward (the soft target adds -discount * alpha * log pi'), and the normaliser counts no
+    entropy return."""
+    config = dataclasses.replace(TINY, actor="sac", env="ProbeTruncation")  # discount > 0
+    env, _ = make_envs(config.agent, config.num_eval_envs)
+    soft = make_agent(config.agent, env.spec, parallel.make_mesh(1))
+    plain = make_agent(
+        dataclasses.replace(config, sac_backup_entropy=False).agent,
+        env.spec,
+        parallel.make_mesh(1),
+    )
+    state = jax.jit(lambda k: init_state(soft, env, k))(jax.random.PRNGKey(0))
+    step = jax.jit(lambda s: collect(soft, env, s))
+    for _ in range(4):
+        state, _ = step(state)
+    batch = sample_batch(soft, state, jax.random.PRNGKey(1))
+    key = jax.random.PRNGKey(2)
+    soft_action, soft_reward = soft.actor.target(state, batch, key)
+    plain_action, plain_reward = plain.actor.target(state, batch, key)
+    np.testing.assert_array_equal(plain_action, soft_action)
+    np.testing.assert_array_equal(plain_reward, batch.reward)
+    _, log_prob = soft.actor.sample(
+        state.actor_params, state.critic_params, batch.next_obs, batch.task_id, key
+    )
+    alpha = np.exp(float(state.log_alpha))
+    expected = batch.reward - batch.discount * alpha * log_prob
+    np.testing.assert_allclose(soft_reward, expected, rtol=1e-5, atol=1e-6)
+    assert np.abs(np.asarray(soft_reward - plain_reward)).max() > 1e-3
+    assert float(soft.actor.entropy_return(state)[0]) > 0
+    np.testing.assert_array_equal(plain.actor.entropy_return(state), [0.0])

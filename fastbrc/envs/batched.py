@@ -120,14 +120,29 @@ class BatchedEnv:
             loaded.append((env, info))
         self._build(task_names, num_envs, counts, tuple(loaded), min_obs_size, min_action_size)
 
-    def resized(self, num_envs: int, envs_per_task: Sequence[int] | None = None) -> BatchedEnv:
+    def resized(
+        self,
+        num_envs: int,
+        envs_per_task: Sequence[int] | None = None,
+        episode_length: int | None = None,
+    ) -> BatchedEnv:
         """A batch of `num_envs` envs of the same tasks and settings sharing these env objects.
 
         Sharing them means each task's physics is traced once for both batches (the training
-        and the evaluation batch of a run). `envs_per_task` defaults to an even split.
+        and the evaluation batch of a run). `envs_per_task` defaults to an even split;
+        `episode_length` (raw control steps) gives every task that time limit instead of its
+        own (a run's shorter training episodes).
         """
         counts = _split_envs(self.spec.task_names, num_envs, envs_per_task)
-        loaded = tuple((task.env, task.info) for task in self._tasks)
+        loaded = tuple(
+            (
+                task.env,
+                task.info
+                if episode_length is None
+                else dataclasses.replace(task.info, episode_length=episode_length),
+            )
+            for task in self._tasks
+        )
         other = object.__new__(BatchedEnv)
         other._build(
             self.spec.task_names, num_envs, counts, loaded, self._min_obs, self._min_action

@@ -90,6 +90,7 @@ class SAC:
     action_mask: jax.Array  # [num_tasks, A]: each task's real action dims (padding is 0)
     task_entropy: jax.Array  # [num_tasks] target entropies
     gamma: float
+    backup_entropy: bool = True  # the soft target (False: rewards alone)
 
     def act(self, actor_params, critic_params, obs, task_id) -> jax.Array:
         mean, _ = self.nets.actor_apply(actor_params, critic_params, obs, task_id)
@@ -109,10 +110,13 @@ class SAC:
         return action
 
     def target(self, state: TrainState, batch: rb.NStepBatch, key) -> tuple[jax.Array, jax.Array]:
-        """A next action of the current policy; the reward plus the entropy bonus."""
+        """A next action of the current policy; the reward plus the entropy bonus (the reward
+        alone without `backup_entropy`)."""
         next_action, next_log_prob = self.sample(
             state.actor_params, state.critic_params, batch.next_obs, batch.task_id, key
         )
+        if not self.backup_entropy:
+            return next_action, batch.reward
         alpha = jnp.exp(state.log_alpha)
         return next_action, batch.reward + sac.entropy_bonus(next_log_prob, alpha, batch.discount)
 
@@ -133,8 +137,9 @@ class SAC:
         )
 
     def entropy_return(self, state: TrainState) -> jax.Array:
-        """The entropy bonus's share of a return (BRC's max-return rule counts it)."""
-        alpha = jnp.exp(state.log_alpha)
+        """The entropy bonus's share of a return (BRC's max-return rule counts it); zero when
+        the bonus is not backed up."""
+        alpha = jnp.exp(state.log_alpha) * float(self.backup_entropy)
         return alpha * jnp.abs(self.task_entropy) / (1.0 - min(self.gamma, 0.999))
 
 
@@ -157,5 +162,6 @@ def make_actor_rule(
             action_mask=jnp.asarray(spec.action_mask, jnp.float32),
             task_entropy=sac.target_entropy(jnp.asarray(spec.task_action_sizes)),
             gamma=config.gamma,
+            backup_entropy=config.sac_backup_entropy,
         )
     return TD3(nets, support, config.target_noise, config.target_noise_clip)

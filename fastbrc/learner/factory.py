@@ -170,7 +170,8 @@ def make_train_fns(
 
 
 def make_envs(config: AgentConfig, num_eval_envs: int) -> tuple[BatchedEnv, BatchedEnv]:
-    """The training batch and the evaluation batch (sharing the loaded envs)."""
+    """The training batch and the evaluation batch (sharing the loaded envs). Training
+    episodes end at `train_episode_length` where it is set; evaluation keeps the full one."""
     env = BatchedEnv(
         config.env_names,
         config.num_envs,
@@ -181,7 +182,12 @@ def make_envs(config: AgentConfig, num_eval_envs: int) -> tuple[BatchedEnv, Batc
         min_obs_size=config.min_obs_size,
         min_action_size=config.min_action_size,
     )
-    return env, env.resized(num_eval_envs)
+    eval_env = env.resized(num_eval_envs)
+    if config.train_episode_length is not None:
+        env = env.resized(
+            config.num_envs, config.envs_per_task, episode_length=config.train_episode_length
+        )
+    return env, eval_env
 
 
 def build(config: Config) -> TrainFns:
