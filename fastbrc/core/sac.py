@@ -2,7 +2,8 @@
 
 BRC (Nauman et al. 2025) trains a stochastic actor with SAC (Haarnoja et al. 2018): the policy
 is a Gaussian squashed by tanh, the temperature alpha = exp(log_alpha) is learned towards a
-target entropy of -|A|/2, and the critic's target carries the entropy bonus. Everything here
+target entropy of -|A|/2, and the critic's target carries the entropy bonus (unless the
+config's `sac_backup_entropy` is False: then the critic learns the rewards alone). Everything here
 is a pure function or a small module; the trainer owns the params, optimisers and RNG.
 
 Multi-task batches pad actions to the largest task; an `action_mask` (1 for a task's real
