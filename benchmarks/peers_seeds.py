@@ -11,10 +11,12 @@ separate invocations (``--seed N --out ...``), and this script combines their JS
         --out benchmarks/results/peers-HumanoidWalk-cpu-2core-seeds.json
 
 Every input must be a finished ``peers.py`` report of the same env, budget, evaluation
-protocol and machine (backend, CPU model, usable CPUs, device kind); a (trainer, seed) pair
-may appear once. ``FILE:trainer,trainer`` takes only those trainers' runs from a file (e.g.
-the peers of an earlier invocation whose fastbrc ran an older preset). Runs are kept as they
-are, each with its file, seed, sizes and the per-run numbers of ``peers.py``
+protocol and machine (backend, CPU model, usable CPUs, device kind). A peer is a trainer at
+one size: Brax SAC at its published size and at 1/16 of it (``--scale``) are two peers, each
+with its own seeds (``variant``: "brax_sac (published size)", "brax_sac (1/16 size)"); a
+(peer, seed) pair may appear once. ``FILE:trainer,trainer`` takes only those trainers' runs
+from a file (e.g. the peers of an earlier invocation whose fastbrc ran an older preset). Runs
+are kept as they are, each with its file, seed, sizes and the per-run numbers of ``peers.py``
 (``summarize_curve``).
 
 ``threshold``
@@ -94,17 +96,27 @@ def _same(reports: list[tuple[Path, dict[str, Any]]], what: str, get) -> Any:
     return value
 
 
+def variant(trainer: str, sizes: dict[str, Any] | None) -> str:
+    """The peer a run belongs to: the trainer, and for Brax's agents also their size."""
+    scale = (sizes or {}).get("scale")
+    if trainer not in peers.PEERS or scale is None:
+        return trainer
+    return f"{trainer} (published size)" if scale == 1 else f"{trainer} (1/{scale:g} size)"
+
+
 def runs_of(reports: list[tuple[Path, dict[str, Any]]]) -> list[dict[str, Any]]:
     runs, seen = [], set()
     for path, report in reports:
         for trainer, entry in report["trainers"].items():
             seed = entry.get("seed", report.get("seed"))
-            if (trainer, seed) in seen:
-                raise UsageError(f"{path}: {trainer} seed {seed} appears in two inputs")
-            seen.add((trainer, seed))
+            name = variant(trainer, entry.get("sizes"))
+            if (name, seed) in seen:
+                raise UsageError(f"{path}: {name} seed {seed} appears in two inputs")
+            seen.add((name, seed))
             curve = entry.get("curve") or []
             run = {
                 "trainer": trainer,
+                "variant": name,
                 "seed": seed,
                 "file": path.name,
                 "created": report.get("created"),
@@ -138,17 +150,17 @@ def judge(
         ]
         if finals:
             threshold, best = max(finals, key=lambda x: x[0])
-            source = f"final_return of {best['trainer']} seed {best['seed']} (best peer run)"
+            source = f"final_return of {best['variant']} seed {best['seed']} (best peer run)"
     for run in runs:
         hit = peers.time_to(run["curve"], threshold) if threshold is not None else None
         run["time_to_threshold_s"] = hit and hit["wall_s"]
         run["env_steps_to_threshold"] = hit and hit["env_steps"]
     ours = [r for r in runs if r["trainer"] == "fastbrc"]
+    compared = [r["variant"] for r in finished if r["trainer"] in peers.COMPARED]
     seeds = {
-        name: sorted({r["seed"] for r in finished if r["trainer"] == name})
-        for name in ("fastbrc", *peers.COMPARED)
+        name: sorted({r["seed"] for r in finished if r["variant"] == name})
+        for name in dict.fromkeys(["fastbrc", *compared])
     }
-    seeds = {name: s for name, s in seeds.items() if s or name == "fastbrc"}
     half = budget_s / 2
     nan_free = all(
         isinstance(p["eval_return"], int | float) and math.isfinite(p["eval_return"])
@@ -191,7 +203,7 @@ def table(report: dict[str, Any]) -> str:
     for r in report["runs"]:
         sizes = r.get("sizes") or {}
         lines.append(
-            f"| {r['trainer']} | {r['seed']} | {r['status']} | {fmt(sizes.get('num_envs'), 'd')} "
+            f"| {r['variant']} | {r['seed']} | {r['status']} | {fmt(sizes.get('num_envs'), 'd')} "
             f"| {fmt(sizes.get('batch_size'), 'd')} | {fmt(r.get('compile_s'))} "
             f"| {fmt(r.get('env_steps_per_s_after_compile'), ',.0f')} "
             f"| {fmt(r.get('end_env_steps'), ',d')} | {fmt(r.get('final_return'))} "
@@ -220,16 +232,17 @@ def plot(report: dict[str, Any], path: Path) -> None:
     for run in report["runs"]:
         if not run["curve"]:
             continue
-        name = run["trainer"]
+        name, label = run["trainer"], run["variant"]
+        style = "--" if "(1/" in label else "-"  # a Brax peer below its published size
         y = [p["eval_return"] for p in run["curve"]]
         for ax, key in zip(axes, ("wall_s", "env_steps"), strict=True):
             ax.plot([p[key] for p in run["curve"]], y, marker="o", markersize=2.5,
-                    linewidth=1.0, alpha=0.8, color=colors.get(name),
-                    label=None if name in labelled else name)  # fmt: skip
+                    linewidth=1.0, alpha=0.8, color=colors.get(name), linestyle=style,
+                    label=None if label in labelled else label)  # fmt: skip
             crash = run.get("crash")
             if crash:
                 ax.plot([crash[key]], y[-1:], "x", markersize=8, color=colors.get(name))
-        labelled.add(name)
+        labelled.add(label)
     threshold = report["summary"]["threshold"]
     axes[0].axvline(report["budget_s"] / 2, color="gray", linestyle=":", label="half budget")
     machine = report.get("machine") or {}

@@ -119,3 +119,33 @@ def test_writes_json_table_and_plot(tmp_path, capsys):
     assert out.with_suffix(".png").stat().st_size > 0
     table = capsys.readouterr().out
     assert table.count("\n| fastbrc |") == 3 and "target: met" in table
+
+
+def test_a_brax_agent_at_two_sizes_is_two_peers_each_with_its_seeds(tmp_path, capsys):
+    def brax(seed, scale, final):
+        data = report(seed, {"brax_sac": [point(10, 0, 0.0), point(100, 900, final)]})
+        data["trainers"]["brax_sac"]["sizes"] = {"scale": scale, "num_envs": 128 // scale}
+        return data
+
+    files = [write(tmp_path, f"f{i}.json", report(i, {"fastbrc": fast(9.0)})) for i in range(3)]
+    files += [
+        write(tmp_path, "p0.json", brax(0, 1, 5.0)),
+        write(tmp_path, "p1.json", brax(1, 1, 6.0)),
+        write(tmp_path, "q0.json", brax(0, 16, 8.0)),  # seed 0 again, at another size
+    ]
+    s = peers_seeds.combine(files)["summary"]
+    assert s["seeds"] == {
+        "fastbrc": [0, 1, 2],
+        "brax_sac (published size)": [0, 1],
+        "brax_sac (1/16 size)": [0],
+    }
+    assert s["threshold"] == 8.0
+    assert s["threshold_source"] == "final_return of brax_sac (1/16 size) seed 0 (best peer run)"
+    assert s["target"]["checks"]["peer_seeds"] is False  # the 1/16 size has one seed
+    files.append(write(tmp_path, "q1.json", brax(1, 16, 4.0)))
+    assert peers_seeds.combine(files)["summary"]["target"]["met"] is True
+    # the same size and seed twice is still refused
+    files.append(write(tmp_path, "q1b.json", brax(1, 16, 4.0)))
+    out = str(tmp_path / "o.json")
+    assert peers_seeds.main([*files, "--out", out]) == 2
+    assert "brax_sac (1/16 size) seed 1 appears in two inputs" in capsys.readouterr().err
