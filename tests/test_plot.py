@@ -4,12 +4,13 @@ import dataclasses
 import json
 import shutil
 
+import numpy as np
 import pytest
 from configs import TINY  # tests/configs.py
 from matplotlib.image import imread
 
 from fastbrc.config import ConfigError
-from fastbrc.run.plot import _cumulative_wall, plot_main, plot_runs
+from fastbrc.run.plot import _cumulative_wall, eval_summary, load_run, plot_main, plot_runs
 from fastbrc.run.runner import train
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -68,13 +69,41 @@ def test_several_runs_in_one_figure_in_the_format_of_the_suffix(runs, tmp_path):
 def test_cli_writes_next_to_one_run_or_in_cwd_for_several(runs, tmp_path, monkeypatch, capsys):
     solo, multi = runs
     assert plot_main([str(solo)]) == 0
-    assert capsys.readouterr().out == f"fastbrc: wrote {solo / 'learning_curves.png'} (1 run)\n"
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"fastbrc: wrote {solo / 'learning_curves.png'} (1 run)"
+    assert lines[1:] == [f"  {eval_summary(load_run(solo))}"]
     assert pixels(solo / "learning_curves.png") == (ROW, 1200)
 
     monkeypatch.chdir(tmp_path)
     assert plot_main([str(solo), str(multi), "--title", "solo vs multi"]) == 0
-    assert capsys.readouterr().out == "fastbrc: wrote learning_curves.png (2 runs)\n"
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "fastbrc: wrote learning_curves.png (2 runs)" and len(lines) == 3
+    assert lines[1].startswith("  solo: eval return ") and lines[2].startswith("  multi: ")
     assert pixels(tmp_path / "learning_curves.png") == (3 * ROW, 1200)
+
+
+def test_eval_summary_names_first_best_and_last_evaluation(runs, tmp_path):
+    solo, _ = runs
+    run = load_run(solo)
+    records = [
+        {"env_steps": 100, "eval/episode_return": 2.0},
+        {"env_steps": 150, "train/episode_return": 99.0},
+        {"env_steps": 200, "eval/episode_return": None},  # NaN in the run: never the best
+        {"env_steps": 300, "eval/episode_return": 31.25},
+        {"env_steps": 400, "eval/episode_return": 1234.5},
+        {"env_steps": 1_500_000, "eval/episode_return": 20.0},
+    ]
+    run = dataclasses.replace(
+        run, records=records, steps=np.array([r["env_steps"] for r in records], dtype=float)
+    )
+    assert eval_summary(run) == (
+        "solo: eval return 2.0 at 100 env steps (first), best 1234.5 at 400 env steps, "
+        "20.0 at 1,500,000 env steps (last); 5 evaluations"
+    )
+    nan_only = dataclasses.replace(run, records=records[2:3], steps=np.array([200.0]))
+    assert eval_summary(nan_only) == (
+        "solo: eval return nan at 200 env steps (first), nan at 200 env steps (last); 1 evaluation"
+    )
 
 
 def test_resumed_runs_continue_the_wall_clock_and_a_cut_last_line_is_skipped(runs, tmp_path):

@@ -5,7 +5,9 @@ seconds, and one line per run. Multi-task runs add a row per task (the first row
 the mean over tasks); a single-task run of one of those tasks shows in its row too. The
 ±std band of the evaluation episodes shades the first row, and the training episodes' return
 is a faint dashed line. The size and dpi are fixed, so the output's pixel size depends only on
-the number of rows. Bad input raises `ConfigError` with a one-line message.
+the number of rows. The command also prints each run's evaluations in one line (first, best,
+last), so a terminal shows whether it learned. Bad input raises `ConfigError` with a one-line
+message.
 """
 
 from __future__ import annotations
@@ -122,6 +124,25 @@ def load_run(run_dir: str | Path) -> Run:
     )
 
 
+def eval_summary(run: Run) -> str:
+    """One line: the run's first, best and last evaluation return (mean over its tasks), each
+    with its env steps."""
+    rows = run.rows("eval/episode_return")
+    returns = run.column("eval/episode_return", rows)
+    steps = run.steps[rows]
+
+    def point(i: int) -> str:
+        return f"{returns[i]:.1f} at {int(steps[i]):,} env steps"
+
+    finite = np.flatnonzero(np.isfinite(returns))
+    best = f"best {point(int(finite[np.argmax(returns[finite])]))}, " if finite.size else ""
+    count = len(rows)
+    return (
+        f"{run.name}: eval return {point(0)} (first), {best}{point(count - 1)} (last); "
+        f"{count} evaluation{'s' if count != 1 else ''}"
+    )
+
+
 def _check_out(out: str | Path) -> Path:
     path = Path(out)
     if path.suffix.lower() not in FORMATS:
@@ -216,4 +237,6 @@ def plot_main(argv: list[str]) -> int:
         return fail(str(error))
     count = len(args.run_dirs)
     print(f"fastbrc: wrote {path} ({count} run{'s' if count != 1 else ''})")
+    for run_dir in args.run_dirs:  # read again: plot_runs has checked them
+        print(f"  {eval_summary(load_run(run_dir))}")
     return 0
