@@ -1,5 +1,5 @@
 """Benchmark scripts that tests can afford: gpu.sh's refusal on a CPU, the learning summary,
-the start-up comparison on a probe env."""
+the profile's trace summary, the start-up comparison on a probe env."""
 
 import json
 import os
@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import learning  # noqa: E402  (benchmarks/learning.py)
+import profile_iteration  # noqa: E402  (benchmarks/profile_iteration.py)
 
 
 def test_gpu_script_refuses_a_machine_without_a_gpu():
@@ -129,3 +130,31 @@ def test_preset_cost_rejects_a_bad_override_in_one_line():
     assert proc.returncode == 1
     [line] = proc.stderr.strip().splitlines()
     assert line.startswith("preset_cost.py: before: ") and "Traceback" not in line
+
+
+def test_trace_summary_ranks_each_process_events_by_total_time_without_python_frames():
+    trace = {
+        "traceEvents": [
+            {"ph": "M", "name": "process_name", "pid": 1, "args": {"name": "/device:GPU:0"}},
+            {"ph": "M", "name": "process_name", "pid": 2, "args": {"name": "/host:CPU"}},
+            {"ph": "X", "pid": 1, "name": "loop_gather_fusion", "dur": 500.0},
+            {"ph": "X", "pid": 1, "name": "copy_fusion", "dur": 3000.0},
+            {"ph": "X", "pid": 1, "name": "loop_gather_fusion", "dur": 700.0},
+            {"ph": "X", "pid": 2, "name": "$profiler.py:471 trace", "dur": 9e6},
+            {"ph": "X", "pid": 2, "name": "ThunkExecutor::Execute", "dur": 250.0},
+            {"ph": "i", "pid": 1, "name": "an instant, not timed", "dur": 1e9},
+            {"ph": "X", "pid": 3, "name": "unnamed process", "dur": 1000.0},
+        ]
+    }
+    summary = profile_iteration.summarize_trace(trace, top=5)
+    gpu = summary["/device:GPU:0"]
+    assert [(e["name"], e["ms"], e["count"]) for e in gpu["top"]] == [
+        ("copy_fusion", 3.0, 1),
+        ("loop_gather_fusion", 1.2, 2),
+    ]
+    assert gpu["total_ms"] == pytest.approx(4.2) and gpu["events"] == 3
+    assert [e["name"] for e in summary["/host:CPU"]["top"]] == ["ThunkExecutor::Execute"]
+    assert summary["3"]["total_ms"] == 1.0  # a process without a name event: its pid
+    assert profile_iteration.summarize_trace(trace["traceEvents"], top=1)["/device:GPU:0"][
+        "top"
+    ] == [{"name": "copy_fusion", "ms": 3.0, "count": 1}]

@@ -6,6 +6,8 @@
 #   bash benchmarks/device/check.sh all --small  # the CPU rehearsal: both, sizes shrunk
 #   bash benchmarks/device/check.sh fasttd3      # 3. FastTD3 (published config) vs fastbrc's
 #                                                #    GPU preset, HumanoidWalk, same wall-clock
+#   bash benchmarks/device/check.sh profile      # where an iteration's time goes (1024 envs):
+#                                                #    env, collect, learn, fused apart + a trace
 #
 # Step 3 also needs benchmarks/device/fasttd3 (python3 benchmarks/device/fetch_fasttd3.py here:
 # FastTD3's source at 229ed59 and tensordict's wheels; carry it too). torch is the machine's.
@@ -33,8 +35,8 @@ step=${1:-}
 small=0
 [[ "${2:-}" == "--small" ]] && small=1
 case "$step" in
-    throughput | learning | all | fasttd3) ;;
-    *) echo "check.sh: usage: check.sh throughput|learning|all|fasttd3 [--small]" >&2; exit 2 ;;
+    throughput | learning | all | fasttd3 | profile) ;;
+    *) echo "check.sh: usage: check.sh throughput|learning|all|fasttd3|profile [--small]" >&2; exit 2 ;;
 esac
 
 PYTHON=${PYTHON:-python3}
@@ -42,6 +44,9 @@ SITE=${SITE:-/tmp/fastbrc-site}
 BUDGET_S=${BUDGET_S:-$( ((small)) && echo 900 || echo 270)}  # the CPU compiles slower
 out=${OUT:-runs/device-check}
 mkdir -p "$out"
+# everything this step prints also goes to $out, so a call cut off by its time limit still
+# brings back what it said (the first GPU call, piped through tail, brought back nothing)
+exec > >(tee -a "$out/check-$step.log") 2>&1
 export XLA_PYTHON_CLIENT_PREALLOCATE=false
 export JAX_COMPILATION_CACHE_DIR=${JAX_COMPILATION_CACHE_DIR:-/tmp/fastbrc-jax-cache}
 export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=1
@@ -118,9 +123,15 @@ run_learning() {
     fi
     for env in HumanoidWalk; do
         say "learning: $env, GPU preset ${sizes[*]}"
-        "$PYTHON" benchmarks/learning.py --env "$env" --profile gpu --total-env-steps 1000000000 \
-            --run-dir "/tmp/fastbrc-device-$env-$(date +%Y%m%d-%H%M%S)" --out "$out/device-learning-$env.json" \
+        local run_dir="/tmp/fastbrc-device-$env-$(date +%Y%m%d-%H%M%S)"
+        # the run's own stop is checked between chunks; a slow chunk can overrun the call, so
+        # a hard stop, and the metrics so far come back either way
+        timeout "$((BUDGET_S + 15))" "$PYTHON" benchmarks/learning.py --env "$env" --profile gpu \
+            --total-env-steps 1000000000 --run-dir "$run_dir" \
+            --out "$out/device-learning-$env.json" \
             --checkpoint-every 1000000000000 --no-save-buffer "${sizes[@]}" || status=1
+        cp "$run_dir/metrics.jsonl" "$out/device-learning-$env-metrics.jsonl" 2>/dev/null \
+            || say "learning: no metrics were written"
     done
 }
 
@@ -154,7 +165,19 @@ run_fasttd3() {
         "${sizes[@]}" || status=1
 }
 
+run_profile() {
+    # benchmarks/profile_iteration.py: env only, collect only, learn only and fused, in ms per
+    # iteration at the GPU preset's sizes, and a profiler trace of one collect and one fused call
+    local sizes=(--num-envs 1024 --iterations 10 --repeats 2 --env-blocks 5)
+    [[ $small == 1 ]] && sizes=(--num-envs 16 --iterations 2 --repeats 1 --env-blocks 2
+        --replay-capacity-per-env 64 --override batch_size=512 --override critic_width=64)
+    say "profile: HumanoidWalk, GPU preset ${sizes[*]}"
+    timeout "$BUDGET_S" "$PYTHON" benchmarks/profile_iteration.py --env HumanoidWalk \
+        --profile gpu "${sizes[@]}" --out "$out" || status=1
+}
+
 case "$step" in
+    profile) run_profile ;;
     throughput) run_throughput ;;
     learning) run_learning ;;
     all) run_throughput; run_learning ;;
