@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from fastbrc.errors import ConfigError
 
@@ -135,11 +135,14 @@ class AgentConfig:
     """Run the critic's hidden matmuls in bfloat16 (params, LayerNorm, the residual stream, the
     output head, its logits and the loss stay float32). FastTD3 runs its critic under bf16
     autocast on GPUs; off by default until a GPU measurement shows it pays."""
-    bronet_init: Literal["default", "orthogonal_sqrt2"] = "default"
-    """Initialisation of the BroNet critic and actor: 'default' (hidden kernels orthogonal with
-    scale 1, head LeCun normal) or 'orthogonal_sqrt2' (BRC: every kernel, head included,
-    orthogonal with scale sqrt(2)); biases start at zero either way. The SAC actor's one head
-    holds mean and log-std (BRC draws its log-std head with scale 1)."""
+    bronet_init: Literal["default", "orthogonal_sqrt2"] = "orthogonal_sqrt2"
+    """Initialisation of the BroNet critic and actor: 'orthogonal_sqrt2' (BRC's released code:
+    every kernel, head included, orthogonal with scale sqrt(2)) or 'default' (hidden kernels
+    orthogonal with scale 1, head LeCun normal: fastbrc's default before issue 20, and what a
+    config.json without this field was trained with); biases start at zero either way. The SAC
+    actor's one head holds mean and log-std (BRC draws its log-std head with scale 1). On
+    CheetahRun, 2 seeds x 180 s on 2 CPU cores, neither was better (final 639.6 / 261.8 against
+    293.9 / 525.3: docs/results.md), so BRC's choice is the default."""
 
     # --- multi-task (BRC) ----------------------------------------------------------------
     task_conditioning: Literal["auto", "none", "embedding", "separate_heads"] = "auto"
@@ -269,6 +272,11 @@ class RunConfig:
 # checkpoint's config.
 RESUMABLE_FIELDS = frozenset(f.name for f in dataclasses.fields(RunConfig))
 
+# Fields whose default changed after they were added: the value a config.json (or a
+# checkpoint's config) that lacks the field was written with. A field added later still takes
+# its current default when absent (see `checkpoint.incompatibility`); these take this value.
+WRITTEN_BEFORE_DEFAULT_CHANGED: dict[str, Any] = {"bronet_init": "default"}
+
 
 @dataclass(frozen=True)
 class Config(RunConfig, AgentConfig):
@@ -303,6 +311,8 @@ class Config(RunConfig, AgentConfig):
         for name in ("actor_hidden", "envs_per_task"):
             if raw.get(name) is not None:
                 raw[name] = tuple(raw[name])
+        for name, value in WRITTEN_BEFORE_DEFAULT_CHANGED.items():
+            raw.setdefault(name, value)
         return validate(cls(**raw))
 
 

@@ -268,7 +268,8 @@ def test_a_real_mjx_state_round_trips(tmp_path):
 def test_a_checkpoint_from_before_the_value_to_go_statistics_restores(straight, tmp_path):
     """Checkpoints written before RewardStats gained max_abs_value and episode_rewards (and
     before Config gained bronet_init) restore: the new leaves start at zero, every other leaf
-    is the saved one, and a missing config field reads as its default."""
+    is the saved one, and a missing bronet_init reads as "default", the only init then (not
+    today's default, orthogonal_sqrt2)."""
     import flax
 
     @flax.struct.dataclass
@@ -280,7 +281,10 @@ def test_a_checkpoint_from_before_the_value_to_go_statistics_restores(straight, 
         var: jax.Array
         count: jax.Array
 
-    config = Config.from_json((straight / "config.json").read_text())
+    raw = json.loads((straight / "config.json").read_text())
+    del raw["bronet_init"]  # its config.json lacked the field too: it trained with "default"
+    config = Config.from_json(json.dumps(raw))
+    assert config.bronet_init == "default" and Config().bronet_init == "orthogonal_sqrt2"
     state = full_state(straight).state
     rs = state.reward_stats
     old_stats = RewardStatsBefore7eb32dc(
@@ -295,6 +299,12 @@ def test_a_checkpoint_from_before_the_value_to_go_statistics_restores(straight, 
     del meta["config"]["bronet_init"]
     meta_file.write_text(json.dumps(meta))
 
+    # the run's config now says orthogonal_sqrt2: that is not what this checkpoint trained with
+    with pytest.raises(CheckpointError, match="bronet_init is .default. in the checkpoint"):
+        checkpoints.restore(
+            jax.eval_shape(lambda s: s, state),
+            dataclasses.replace(config, bronet_init="orthogonal_sqrt2"),
+        )
     restored = checkpoints.restore(jax.eval_shape(lambda s: s, state), config)
     assert restored.step == 3
     np.testing.assert_array_equal(restored.state.reward_stats.max_abs_value, 0.0)

@@ -7,10 +7,11 @@ shares one set of stacked params (`nn.vmap`). The hidden matmuls may run in bflo
 (`critic_bf16`); LayerNorm, the residual stream and the output head stay float32, so the
 logits are computed, not just returned, in float32.
 
-Initialisation (`bronet_init`): ``"default"`` draws the hidden kernels orthogonally with scale 1
-and the head with Flax's default (LeCun normal); ``"orthogonal_sqrt2"`` is BRC's released
+Initialisation (`bronet_init`): ``"orthogonal_sqrt2"``, the config's default, is BRC's released
 choice (``default_init`` in its ``jaxrl/networks.py``): every kernel, head included, orthogonal
-with scale sqrt(2). Biases start at zero either way.
+with scale sqrt(2); ``"default"`` (fastbrc's before issue 20) draws the hidden kernels
+orthogonally with scale 1 and the head with Flax's default (LeCun normal). Biases start at zero
+either way.
 """
 
 from __future__ import annotations

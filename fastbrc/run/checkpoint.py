@@ -44,7 +44,7 @@ import jax
 import jax.numpy as jnp
 import orbax.checkpoint as ocp
 
-from fastbrc.config import RESUMABLE_FIELDS, Config
+from fastbrc.config import RESUMABLE_FIELDS, WRITTEN_BEFORE_DEFAULT_CHANGED, Config
 
 # Orbax logs every save and restore at INFO/WARNING through absl; the trainer prints its own.
 logging.getLogger("absl").setLevel(logging.ERROR)
@@ -143,9 +143,11 @@ def incompatibility(saved: dict[str, Any], config: Config) -> str | None:
     """Why a checkpoint written with config dict `saved` cannot continue `config`, or None.
 
     A field the checkpoint's config lacks was added later and takes its default, which keeps
-    the behaviour the checkpoint was trained with (that is the rule for adding a field)."""
+    the behaviour the checkpoint was trained with (that is the rule for adding a field); a
+    field whose default changed since takes the value it had then
+    (`WRITTEN_BEFORE_DEFAULT_CHANGED`)."""
     current = config.agent.__dict__  # the run part (RESUMABLE_FIELDS) may change
-    defaults = Config().__dict__
+    defaults = {**Config().__dict__, **WRITTEN_BEFORE_DEFAULT_CHANGED}
     for name in sorted((set(saved) - RESUMABLE_FIELDS) | set(current)):
         old, new = saved.get(name, defaults.get(name)), current.get(name)
         if isinstance(old, list):
