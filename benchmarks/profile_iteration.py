@@ -123,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     import throughput as tp
     from machine import machine_info
 
+    from fastbrc.config import ConfigError, validate
     from fastbrc.learner.factory import build
     from fastbrc.presets import resolve_profile
 
@@ -142,8 +143,26 @@ def main(argv: list[str] | None = None) -> int:
         if current is None and not hasattr(config, field):
             print(f"profile_iteration: error: no config field {field!r}", file=sys.stderr)
             return 2
-        changes[field] = type(current)(value) if current is not None else value
-    config = dataclasses.replace(config, **changes)
+        if isinstance(current, bool):  # bool("False") is True: parse it
+            if value.lower() not in ("true", "false", "1", "0"):
+                print(f"profile_iteration: error: {field} takes true or false", file=sys.stderr)
+                return 2
+            changes[field] = value.lower() in ("true", "1")
+        else:
+            try:
+                changes[field] = type(current)(value) if current is not None else value
+            except ValueError:
+                print(
+                    f"profile_iteration: error: {field}={value!r} is not of type "
+                    f"{type(current).__name__}",
+                    file=sys.stderr,
+                )
+                return 2
+    try:
+        config = validate(dataclasses.replace(config, **changes))
+    except ConfigError as error:
+        print(f"profile_iteration: error: {error}", file=sys.stderr)
+        return 2
     k, n = config.iterations_per_chunk, config.num_envs
     say = lambda message: print(f"[profile] {message}", file=sys.stderr, flush=True)  # noqa: E731
     say(

@@ -158,3 +158,19 @@ def test_trace_summary_ranks_each_process_events_by_total_time_without_python_fr
     assert profile_iteration.summarize_trace(trace["traceEvents"], top=1)["/device:GPU:0"][
         "top"
     ] == [{"name": "copy_fusion", "ms": 3.0, "count": 1}]
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("batch_size=abc", "profile_iteration: error: batch_size='abc' is not of type int"),
+        ("critic_bf16=maybe", "profile_iteration: error: critic_bf16 takes true or false"),
+        ("no_such_field=1", "profile_iteration: error: no config field 'no_such_field'"),
+        ("batch_size=3", "profile_iteration: error: --batch-size"),
+    ],
+)
+def test_profile_rejects_a_bad_override_in_one_line(override, message, capsys):
+    argv = ["--env", "CartpoleBalance", "--profile", "cpu", "--num-envs", "2"]
+    assert profile_iteration.main(argv + ["--override", override]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(message), err

@@ -84,8 +84,9 @@ def test_orthogonal_sqrt2_init_draws_every_bronet_kernel_head_included_like_brc(
         assert not bias.any(), path
         heads += kernel.shape[-1] in (SMALL.num_atoms, 3, 6)  # critic, TD3 and SAC heads
     assert heads == 3
-    # the default keeps scale 1 in the hidden layers and a non-orthogonal (LeCun) head
-    default = _dense_layers(make_critic(SMALL).init(jax.random.PRNGKey(0), obs, act))
+    # the old default ("default") keeps scale 1 in the hidden layers and a LeCun head
+    old = dataclasses.replace(SMALL, bronet_init="default")
+    default = _dense_layers(make_critic(old).init(jax.random.PRNGKey(0), obs, act))
     hidden = [k for _, k, _ in default if k.shape[-1] == SMALL.critic_width]
     np.testing.assert_allclose(np.linalg.svd(hidden[-1][0], compute_uv=False), 1.0, rtol=1e-5)
     head = [k for _, k, _ in default if k.shape[-1] == SMALL.num_atoms][0][0]
