@@ -102,19 +102,24 @@ _DMC_HUMANOID_CPU: dict[str, Any] = dict(
     actor="sac",
     sac_backup_entropy=False,
     train_episode_length=250,
-    num_envs=128,
-    batch_size=512,
-    updates_per_iteration=4,
+    # Brax SAC /16's ratio, one gradient step per env step: 8 envs and 8 updates of 64 per
+    # iteration, one CPU device (the batch is too small to split). Three seeds, 900 s each:
+    # two take off (best 152.1 and 139.6; finals 78.5 and 77.4), one does not (27.0), where
+    # 128 envs with 4 updates of 512 over two CPU devices (1,027-1,093 env steps/s against
+    # 308-378) ended at 31.6 / 16.7 / 9.4, best 35.2
+    # (benchmarks/results/learning-HumanoidWalk-cpu-2core-screen-8envs-8x64*.json).
+    num_envs=8,
+    batch_size=64,
+    updates_per_iteration=8,
+    replay_capacity_per_env=65_536,
     critic_width=128,
     critic_depth=1,
     n_step=3,
     critic_lr=1e-3,
     actor_lr=1e-3,
-    eval_every_env_steps=100_000,
-    # both cores of a 2-core machine (data parallel, same numbers): 1.60x the env steps/s of
-    # one device, same command (benchmarks/results/preset-cost-HumanoidWalk-cpu-2core-cpu-
-    # devices.json)
-    cpu_devices=2,
+    eval_every_env_steps=20_000,
+    # measured with the old init; BRC's sqrt(2) init is unmeasured on the humanoid
+    bronet_init="default",
 )
 
 _HUMANOIDS = ("HumanoidWalk", "HumanoidStand", "HumanoidRun")

@@ -19,8 +19,17 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
-def test_the_count_is_the_flag_else_the_cpu_preset():
-    assert requested("HumanoidWalk", []) == 2  # the humanoid CPU preset uses both cores
+def test_the_count_is_the_flag_else_the_cpu_preset(monkeypatch):
+    import dataclasses
+
+    from fastbrc.run import cpu_devices
+
+    real = cpu_devices.preset
+    two = lambda env, profile: dataclasses.replace(real(env, profile), cpu_devices=2)  # noqa: E731
+    monkeypatch.setattr(cpu_devices, "preset", two)
+    assert requested("HumanoidWalk", []) == 2  # a CPU preset's own count
+    monkeypatch.setattr(cpu_devices, "preset", real)
+    assert requested("HumanoidWalk", []) == 1
     assert requested("CartpoleBalance", []) == 1
     assert requested("CartpoleBalance", ["--seed", "1", "--cpu-devices", "3"]) == 3
     assert requested("HumanoidWalk", ["--cpu-devices=1"]) == 1

@@ -58,8 +58,9 @@ def test_dm_control_suite_list_is_playgrounds_and_small_tasks_get_the_cpu_preset
 
 def test_cpu_humanoid_preset_is_the_measured_one():
     """The 2-core humanoid preset (issue 20): SAC actor, BRC's value-to-go normalisation on
-    gamma 0.99, a critic a third the cost per sample, 4 updates of 512 over 128 envs, 250-step
-    training episodes and a critic that backs up the rewards alone."""
+    gamma 0.99, a critic a third the cost per sample, 8 updates of 64 over 8 envs (one
+    gradient step per env step), 250-step training episodes and a critic that backs up the
+    rewards alone."""
     for env in ("HumanoidWalk", "HumanoidStand", "HumanoidRun"):
         c = validate(preset(env, "cpu"))
         assert (c.actor, c.reward_normalization, c.gamma, c.reward_scale) == (
@@ -68,15 +69,16 @@ def test_cpu_humanoid_preset_is_the_measured_one():
             0.99,
             1.0,
         )
-        assert (c.num_envs, c.batch_size, c.updates_per_iteration) == (128, 512, 4)
+        assert (c.num_envs, c.batch_size, c.updates_per_iteration) == (8, 64, 8)
+        assert (c.cpu_devices, c.bronet_init) == (1, "default")  # as measured
         assert (c.train_episode_length, c.sac_backup_entropy, c.episode_length) == (
             250,
             False,
             None,
         )
         assert (c.critic_width, c.critic_depth, c.n_step) == (128, 1, 3)
-        # 16 sampled transitions per env step: half Brax SAC's published ratio (8 x 512 / 128)
-        assert c.batch_size * c.updates_per_iteration / c.num_envs == 16
+        # one gradient step per env step, as Brax SAC /16 (8 envs, 8 updates per step)
+        assert c.updates_per_iteration / c.num_envs == 1
 
 
 def test_validation_rejects_uneven_eval_split():

@@ -6,8 +6,10 @@ N devices (``jax_num_cpu_devices``), and fastbrc's data parallelism (``--num-dev
 all devices) then steps a share of the envs, holds a share of the replay buffer and computes a
 share of the batch's gradients on each device, each on its own thread. The numbers drawn are
 those of one device (``core/parallel.py``), so this changes the speed, not the algorithm.
-Measured on 2 cores, the humanoid CPU preset: 1.60x the env steps/s of one device, same
-command (``benchmarks/results/preset-cost-HumanoidWalk-cpu-2core-cpu-devices.json``).
+Measured on 2 cores, the humanoid CPU preset of then (128 envs, 4 updates of 512): 1.60x the
+env steps/s of one device, same command
+(``benchmarks/results/preset-cost-HumanoidWalk-cpu-2core-cpu-devices.json``). No preset splits
+the CPU now: the humanoid's (8 envs, batch 64) is too small to share.
 
 JAX fixes the number of CPU devices when it starts its backends, which is also when it can
 say whether an accelerator is there, i.e. before the hardware profile is known. Setting it
