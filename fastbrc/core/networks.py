@@ -107,7 +107,10 @@ class TaskEmbedding(nn.Module):
     @nn.compact
     def __call__(self, task_id: jax.Array) -> jax.Array:
         table = self.param("table", nn.initializers.normal(1.0), (self.num_tasks, self.dim))
-        rows = table[task_id]
+        # a masked sum, not `table[task_id]`: that gather's gradient is a scatter-add of every
+        # row into a few table rows, the atomics-bound pattern `segments` avoids on a GPU
+        mask = task_id[..., None] == jnp.arange(self.num_tasks, dtype=task_id.dtype)
+        rows = jnp.sum(jnp.where(mask[..., None], table, 0.0), axis=-2)
         return rows / jnp.maximum(jnp.linalg.norm(rows, axis=-1, keepdims=True), 1e-6)
 
 

@@ -37,6 +37,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from fastbrc.core import segments
+
 MODES = ("none", "max_return", "max_value_to_go", "return_std")
 
 
@@ -120,7 +122,7 @@ def update_stats(
         def finished_values():
             values = episode_max_abs_value(history, episode_step + 1, truncated, gamma)
             values = jnp.where(done, values, 0.0)
-            return jax.ops.segment_max(values, task_id, num_segments=num_tasks)
+            return segments.segment_max(values, task_id, num_tasks)
 
         per_task = jax.lax.cond(
             jnp.any(done), finished_values, lambda: jnp.zeros_like(max_abs_value)
@@ -129,14 +131,14 @@ def update_stats(
     # BRC: discounted return from the episode's first step, recorded when it ends
     episode_return = stats.episode_return + gamma ** episode_step.astype(jnp.float32) * reward
     finished = jnp.where(done, jnp.abs(episode_return), 0.0)
-    per_task_max = jax.ops.segment_max(finished, task_id, num_segments=num_tasks)
+    per_task_max = segments.segment_max(finished, task_id, num_tasks)
     max_abs_return = jnp.maximum(stats.max_abs_return, per_task_max)
     # running return and its per-task variance (Chan et al. parallel merge)
     running = gamma * stats.running_return + reward
-    n = jax.ops.segment_sum(jnp.ones_like(running), task_id, num_segments=num_tasks)
-    batch_mean = jax.ops.segment_sum(running, task_id, num_segments=num_tasks) / jnp.maximum(n, 1)
+    n = segments.segment_sum(jnp.ones_like(running), task_id, num_tasks)
+    batch_mean = segments.segment_sum(running, task_id, num_tasks) / jnp.maximum(n, 1)
     centred = running - batch_mean[task_id]
-    batch_var = jax.ops.segment_sum(centred**2, task_id, num_segments=num_tasks) / jnp.maximum(n, 1)
+    batch_var = segments.segment_sum(centred**2, task_id, num_tasks) / jnp.maximum(n, 1)
     total = stats.count + n
     delta = batch_mean - stats.mean
     safe_total = jnp.maximum(total, 1)

@@ -11,6 +11,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from fastbrc.core import segments
 from fastbrc.learner.state import Metrics, TrainState
 
 # Keys of the in-graph metric sums carried through the chunk; `reduce` turns them into means.
@@ -45,7 +46,7 @@ NONFINITE_CHECKS = (
 
 
 def per_task_sum(x: jax.Array, task_id: jax.Array, num_tasks: int) -> jax.Array:
-    return jax.ops.segment_sum(x, task_id, num_segments=num_tasks)
+    return segments.segment_sum(x, task_id, num_tasks)
 
 
 def per_task_mean(x: jax.Array, task_id: jax.Array, num_tasks: int) -> jax.Array:
