@@ -233,7 +233,8 @@ def plot(report: dict[str, Any], path: Path) -> None:
         if not run["curve"]:
             continue
         name, label = run["trainer"], run["variant"]
-        style = "--" if "(1/" in label else "-"  # a Brax peer below its published size
+        scale = (run.get("sizes") or {}).get("scale")
+        style = "--" if scale not in (None, 1) else "-"  # a Brax peer below its published size
         y = [p["eval_return"] for p in run["curve"]]
         for ax, key in zip(axes, ("wall_s", "env_steps"), strict=True):
             ax.plot([p[key] for p in run["curve"]], y, marker="o", markersize=2.5,

@@ -196,15 +196,13 @@ def main(argv: list[str] | None = None) -> int:
     compile_s = time.perf_counter() - tick
     fused_t, state = tp.time_calls(lambda s: chunk(s)[0], state, args.repeats)
 
-    per_iteration = {
-        name: 1000.0 * t.median_s / k
-        for name, t in (
-            ("env_only", env_t),
-            ("collect_only", collect_t),
-            ("learn_only", learn_t),
-            ("fused", fused_t),
-        )
+    timings = {
+        "env_only": env_t,
+        "collect_only": collect_t,
+        "learn_only": learn_t,
+        "fused": fused_t,
     }
+    per_iteration = {name: 1000.0 * t.median_s / k for name, t in timings.items()}
     trace_summary = None
     args.out.mkdir(parents=True, exist_ok=True)
     if not args.no_trace:
@@ -239,15 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         - per_iteration["learn_only"],
         "env_blocks_ms_per_step": [1000.0 * s / k for s in env_t.seconds],
         "fused_compile_s": compile_s,
-        "seconds": {
-            name: {"warmup": t.warmup_s, "median": t.median_s, "repeats": list(t.seconds)}
-            for name, t in (
-                ("env_only", env_t),
-                ("collect_only", collect_t),
-                ("learn_only", learn_t),
-                ("fused", fused_t),
-            )
-        },
+        "seconds": {name: t.as_json() for name, t in timings.items()},
         "trace": trace_summary,
         "config": dataclasses.asdict(config),
     }

@@ -252,6 +252,9 @@ class Timing:
     def median_s(self) -> float:
         return statistics.median(self.seconds)
 
+    def as_json(self) -> dict[str, Any]:
+        return {"warmup": self.warmup_s, "median": self.median_s, "repeats": list(self.seconds)}
+
 
 def time_calls(call: Callable[[Carry], Carry], carry: Carry, repeats: int) -> tuple[Timing, Carry]:
     """One warm-up call, then `repeats` timed calls; the carry is threaded (donation)."""
@@ -373,13 +376,10 @@ def run_row(config: Config, repeats: int, seed: int) -> dict[str, Any]:
         "fused_compile_s": compile_s,
         "meets_target": fused >= TARGET_FRACTION_OF_BOUND * bound and fused > python_loop,
         "seconds": {
-            name: {"warmup": t.warmup_s, "median": t.median_s, "repeats": list(t.seconds)}
-            for name, t in (
-                ("env_only", env_t),
-                ("update_only", update_t),
-                ("fused", fused_t),
-                ("python_loop", loop_t),
-            )
+            "env_only": env_t.as_json(),
+            "update_only": update_t.as_json(),
+            "fused": fused_t.as_json(),
+            "python_loop": loop_t.as_json(),
         },
         "config": dataclasses.asdict(config),
     }
