@@ -49,10 +49,9 @@ $(STAMP): pyproject.toml uv.lock | $(UV_BOOTSTRAP)
 # `make train` starts a new run in $(TRAIN_RUN) (fixed once per make call), then plots it and
 # renders a short video of its policy (skipped with a warning where rendering does not work).
 # On a CPU-only machine training stops after CPU_TRAIN_S seconds, compile included, so the
-# whole target ends in about 20 minutes (measured on a 2-vCPU Intel Xeon VM with the humanoid
-# preset before its 8 envs: 19 min 19 s,
-# training stopped at 1,034 s, then the plot and the 500-step video); ARGS="--max-wall-s 0"
-# lifts the limit.
+# whole target ends in about 20 minutes (measured on a 2-vCPU Intel Xeon VM with the 8-env
+# humanoid preset, commit d3a108c: 19 min 8 s, then the plot and the 500-step video);
+# ARGS="--max-wall-s 0" lifts the limit.
 CPU_TRAIN_S ?= 1020
 ifndef TRAIN_RUN
 TRAIN_RUN := runs/HumanoidWalk-$(shell date +%Y%m%d-%H%M%S)
