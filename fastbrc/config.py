@@ -171,6 +171,10 @@ class AgentConfig:
     """SAC: back the entropy bonus up into the critic's target (the soft value, as SAC and
     BRC do). False keeps the critic on the rewards alone (the actor still pays alpha * log
     pi), so the value support and the reward normaliser see only the task's returns."""
+    sac_alpha_min: float = 0.0
+    """SAC: floor of the temperature alpha (0: none). The temperature step is projected onto
+    alpha >= sac_alpha_min, so the entropy bonus cannot vanish while the policy's entropy
+    sits above target."""
     actor_type: Literal["mlp", "bronet"] = "mlp"
     """Actor network: plain MLP (FastTD3) or BroNet (BRC)."""
     actor_hidden: tuple[int, ...] = (512, 256, 128)
@@ -382,6 +386,7 @@ def validate(config: Config) -> Config:
     need(c.hl_gauss_sigma > 0, "--hl-gauss-sigma must be > 0")
     need(c.reward_norm_target > 0, "--reward-norm-target must be > 0")
     need(c.max_grad_norm >= 0, "--max-grad-norm must be >= 0 (0 disables)")
+    need(c.sac_alpha_min >= 0, f"--sac-alpha-min must be >= 0 (0: no floor), got {c.sac_alpha_min}")
     need(all(h > 0 for h in c.actor_hidden), "--actor-hidden sizes must be > 0")
     if c.episode_length is not None:
         need(c.episode_length > 0, "--episode-length must be > 0")

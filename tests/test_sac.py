@@ -180,3 +180,28 @@ def test_target_entropy_scalar_and_per_sample():
     per_sample = sac.target_entropy(jnp.array([6, 17, 1]))
     assert per_sample.dtype == jnp.float32
     np.testing.assert_array_equal(per_sample, [-3.0, -8.5, -0.5])
+
+
+def test_temperature_floor_holds_alpha_where_the_entropy_stays_above_target():
+    import optax
+    from flax import struct
+
+    from fastbrc.learner.actors import SAC
+
+    @struct.dataclass
+    class State:
+        log_alpha: jax.Array
+        alpha_opt_state: optax.OptState
+
+    def final_alpha(alpha_min):
+        opt = optax.adam(0.1)
+        rule = SAC(None, None, opt, jnp.ones((1, 4)), sac.target_entropy(jnp.array([4])), 0.99,
+                   alpha_min=alpha_min)  # fmt: skip
+        state = State(jnp.float32(sac.INIT_LOG_ALPHA), opt.init(jnp.float32(0.0)))
+        high_entropy = jnp.full((16,), -1.0)  # entropy 1 > target -2: alpha falls
+        for _ in range(200):
+            state = rule.temperature(state, high_entropy, jnp.zeros((16,), jnp.int32))
+        return float(jnp.exp(state.log_alpha))
+
+    assert final_alpha(0.0) < 1e-3  # without the floor it falls far below
+    np.testing.assert_allclose(final_alpha(1e-2), 1e-2, rtol=1e-5)

@@ -18,6 +18,7 @@ temperature towards the target entropy -|A|/2 of each sample's task.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import jax
@@ -91,6 +92,7 @@ class SAC:
     task_entropy: jax.Array  # [num_tasks] target entropies
     gamma: float
     backup_entropy: bool = True  # the soft target (False: rewards alone)
+    alpha_min: float = 0.0  # floor of the temperature (0: none)
 
     def act(self, actor_params, critic_params, obs, task_id) -> jax.Array:
         mean, _ = self.nets.actor_apply(actor_params, critic_params, obs, task_id)
@@ -132,9 +134,10 @@ class SAC:
         target = self.task_entropy[task_id]
         alpha_grad = jax.grad(sac.temperature_loss)(state.log_alpha, log_prob, target)
         step, alpha_opt_state = self.alpha_opt.update(alpha_grad, state.alpha_opt_state)
-        return state.replace(
-            log_alpha=optax.apply_updates(state.log_alpha, step), alpha_opt_state=alpha_opt_state
-        )
+        log_alpha = optax.apply_updates(state.log_alpha, step)
+        if self.alpha_min > 0:  # projected onto alpha >= alpha_min
+            log_alpha = jnp.maximum(log_alpha, math.log(self.alpha_min))
+        return state.replace(log_alpha=log_alpha, alpha_opt_state=alpha_opt_state)
 
     def entropy_return(self, state: TrainState) -> jax.Array:
         """The entropy bonus's share of a return (BRC's max-return rule counts it); zero when
@@ -163,5 +166,6 @@ def make_actor_rule(
             task_entropy=sac.target_entropy(jnp.asarray(spec.task_action_sizes)),
             gamma=config.gamma,
             backup_entropy=config.sac_backup_entropy,
+            alpha_min=config.sac_alpha_min,
         )
     return TD3(nets, support, config.target_noise, config.target_noise_clip)
