@@ -108,6 +108,9 @@ _DMC_HUMANOID_CPU: dict[str, Any] = dict(
     # 128 envs with 4 updates of 512 over two CPU devices (1,027-1,093 env steps/s against
     # 308-378) ended at 31.6 / 16.7 / 9.4, best 35.2
     # (benchmarks/results/learning-HumanoidWalk-cpu-2core-screen-8envs-8x64*.json).
+    # Through the peers harness (its evaluations share the cores) one seed in three takes
+    # off: finals 23.6 / 94.9 / 7.9, short of Brax SAC /16's best run, 114.6
+    # (benchmarks/results/peers-HumanoidWalk-cpu-2core-seeds-8envs.json).
     num_envs=8,
     batch_size=64,
     updates_per_iteration=8,
@@ -118,7 +121,8 @@ _DMC_HUMANOID_CPU: dict[str, Any] = dict(
     critic_lr=1e-3,
     actor_lr=1e-3,
     eval_every_env_steps=20_000,
-    # measured with the old init; BRC's sqrt(2) init is unmeasured on the humanoid
+    # BRC's sqrt(2) init on seed 0 (the seed that takes off with neither): final 14.7 against
+    # 27.0, so no reason to switch (...-screen-8envs-8x64-sqrt2-seed0.json)
     bronet_init="default",
 )
 
