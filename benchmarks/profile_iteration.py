@@ -151,7 +151,11 @@ def main(argv: list[str] | None = None) -> int:
             changes[field] = value.lower() in ("true", "1")
         else:
             try:
-                changes[field] = type(current)(value) if current is not None else value
+                if isinstance(current, tuple):  # "512,256" -> (512, 256), as on the CLI
+                    kind = type(current[0]) if current else int
+                    changes[field] = tuple(kind(v) for v in value.split(",") if v.strip())
+                else:
+                    changes[field] = type(current)(value) if current is not None else value
             except ValueError:
                 print(
                     f"profile_iteration: error: {field}={value!r} is not of type "

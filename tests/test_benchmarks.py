@@ -167,6 +167,9 @@ def test_trace_summary_ranks_each_process_events_by_total_time_without_python_fr
         ("critic_bf16=maybe", "profile_iteration: error: critic_bf16 takes true or false"),
         ("no_such_field=1", "profile_iteration: error: no config field 'no_such_field'"),
         ("batch_size=3", "profile_iteration: error: --batch-size"),
+        ("actor_hidden=256,x", "profile_iteration: error: actor_hidden='256,x' is not of type"),
+        # parsed as (256, 0), as on the CLI, so the config's own check speaks
+        ("actor_hidden=256,0", "profile_iteration: error: --actor-hidden sizes must be > 0"),
     ],
 )
 def test_profile_rejects_a_bad_override_in_one_line(override, message, capsys):
