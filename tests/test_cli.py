@@ -159,6 +159,7 @@ def finished_run(tmp_path_factory) -> Path:
         (["--num-envs", "abc"], ["--num-envs", "abc"]),
         (["--no-such-flag", "1"], ["--no-such-flag"]),
         (["--n-step", "0"], ["--n-step must be > 0"]),
+        (["--sac-alpha-min", "-0.1"], ["--sac-alpha-min must be >= 0"]),
         (["--num-envs", "3"], ["--batch-size 16", "--num-envs 3"]),
         (["--replay-capacity-per-env", "10000000000"], ["GiB too much", "--replay-capacity"]),
     ],
