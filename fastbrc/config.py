@@ -166,11 +166,15 @@ class AgentConfig:
     # --- actor ---------------------------------------------------------------------------
     actor: Literal["td3", "sac"] = "td3"
     """'td3': deterministic tanh actor with per-env exploration noise (FastTD3); 'sac':
-    tanh-Gaussian actor with a learned temperature, target entropy -|A|/2 (BRC)."""
+    tanh-Gaussian actor with a learned temperature, target entropy -|A|/2 (BRC; see
+    sac_target_entropy_per_dim)."""
     sac_backup_entropy: bool = True
     """SAC: back the entropy bonus up into the critic's target (the soft value, as SAC and
     BRC do). False keeps the critic on the rewards alone (the actor still pays alpha * log
     pi), so the value support and the reward normaliser see only the task's returns."""
+    sac_target_entropy_per_dim: float = 0.5
+    """SAC: the temperature's entropy target is -sac_target_entropy_per_dim * |A| (BRC: 0.5;
+    SAC and Brax SAC: 1.0, a more deterministic policy)."""
     sac_alpha_min: float = 0.0
     """SAC: floor of the temperature alpha (0: none). The temperature step is projected onto
     alpha >= sac_alpha_min, so the entropy bonus cannot vanish while the policy's entropy

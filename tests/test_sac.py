@@ -180,6 +180,7 @@ def test_target_entropy_scalar_and_per_sample():
     per_sample = sac.target_entropy(jnp.array([6, 17, 1]))
     assert per_sample.dtype == jnp.float32
     np.testing.assert_array_equal(per_sample, [-3.0, -8.5, -0.5])
+    assert float(sac.target_entropy(6, per_dim=1.0)) == -6.0  # SAC's and Brax's -|A|
 
 
 def test_temperature_floor_holds_alpha_where_the_entropy_stays_above_target():

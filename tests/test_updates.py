@@ -88,3 +88,16 @@ def test_sac_without_entropy_backup_targets_the_rewards_alone():
     assert np.abs(np.asarray(soft_reward - plain_reward)).max() > 1e-3
     assert float(soft.actor.entropy_return(state)[0]) > 0
     np.testing.assert_array_equal(plain.actor.entropy_return(state), [0.0])
+
+
+def test_sac_config_reaches_the_temperature_rule():
+    """`sac_target_entropy_per_dim` and `sac_alpha_min` from the config reach the agent."""
+    config = dataclasses.replace(TINY, actor="sac")
+    env, _ = make_envs(config.agent, config.num_eval_envs)
+    changed = dataclasses.replace(config, sac_target_entropy_per_dim=1.0, sac_alpha_min=0.01)
+    base = make_agent(config.agent, env.spec, parallel.make_mesh(1)).actor
+    agent = make_agent(changed.agent, env.spec, parallel.make_mesh(1)).actor
+    sizes = np.asarray(env.spec.task_action_sizes, np.float32)
+    np.testing.assert_array_equal(base.task_entropy, -sizes / 2)
+    np.testing.assert_array_equal(agent.task_entropy, -sizes)
+    assert (base.alpha_min, agent.alpha_min) == (0.0, 0.01)

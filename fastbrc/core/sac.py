@@ -101,9 +101,10 @@ def mode(mean: jax.Array) -> jax.Array:
     return jnp.tanh(mean)
 
 
-def target_entropy(action_size: int | jax.Array) -> jax.Array:
-    """BRC's entropy target -|A|/2; per-sample action counts give a per-sample target."""
-    return -jnp.asarray(action_size, jnp.float32) / 2
+def target_entropy(action_size: int | jax.Array, per_dim: float = 0.5) -> jax.Array:
+    """The entropy target -per_dim * |A|: BRC's -|A|/2 by default (SAC's and Brax's: per_dim
+    1); per-sample action counts give a per-sample target."""
+    return -jnp.asarray(action_size, jnp.float32) * per_dim
 
 
 def temperature_loss(

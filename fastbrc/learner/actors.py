@@ -163,7 +163,9 @@ def make_actor_rule(
             support=support,
             alpha_opt=alpha_opt,
             action_mask=jnp.asarray(spec.action_mask, jnp.float32),
-            task_entropy=sac.target_entropy(jnp.asarray(spec.task_action_sizes)),
+            task_entropy=sac.target_entropy(
+                jnp.asarray(spec.task_action_sizes), config.sac_target_entropy_per_dim
+            ),
             gamma=config.gamma,
             backup_entropy=config.sac_backup_entropy,
             alpha_min=config.sac_alpha_min,
