@@ -107,7 +107,9 @@ _DMC_HUMANOID_CPU: dict[str, Any] = dict(
     # two take off (best 152.1 and 139.6; finals 78.5 and 77.4), one does not (27.0), where
     # 128 envs with 4 updates of 512 over two CPU devices (1,027-1,093 env steps/s against
     # 308-378) ended at 31.6 / 16.7 / 9.4, best 35.2
-    # (benchmarks/results/learning-HumanoidWalk-cpu-2core-screen-8envs-8x64*.json).
+    # (benchmarks/results/learning-HumanoidWalk-cpu-2core-screen-8envs-8x64*.json); a fourth
+    # seed (700 s) does not either: two of four. Six one-knob screens on seed 0 did not lift it
+    # (docs/results.md, "Seed 0, the seed that never takes off").
     # Through the peers harness (its evaluations share the cores) one seed in three takes
     # off: finals 23.6 / 94.9 / 7.9, short of Brax SAC /16's best run, 114.6
     # (benchmarks/results/peers-HumanoidWalk-cpu-2core-seeds-8envs.json).
