@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -391,6 +392,13 @@ def validate(config: Config) -> Config:
     need(c.reward_norm_target > 0, "--reward-norm-target must be > 0")
     need(c.max_grad_norm >= 0, "--max-grad-norm must be >= 0 (0 disables)")
     need(c.sac_alpha_min >= 0, f"--sac-alpha-min must be >= 0 (0: no floor), got {c.sac_alpha_min}")
+    # A tanh-squashed action's entropy is at most log 2 per dim (uniform on [-1, 1]); a target
+    # above that is out of reach and the temperature would grow without bound.
+    need(
+        c.sac_target_entropy_per_dim > -math.log(2.0),
+        "--sac-target-entropy-per-dim must be > -log 2 = -0.693 (a tanh policy's entropy per "
+        f"action dim stays below log 2), got {c.sac_target_entropy_per_dim}",
+    )
     need(all(h > 0 for h in c.actor_hidden), "--actor-hidden sizes must be > 0")
     if c.episode_length is not None:
         need(c.episode_length > 0, "--episode-length must be > 0")

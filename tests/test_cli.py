@@ -160,6 +160,10 @@ def finished_run(tmp_path_factory) -> Path:
         (["--no-such-flag", "1"], ["--no-such-flag"]),
         (["--n-step", "0"], ["--n-step must be > 0"]),
         (["--sac-alpha-min", "-0.1"], ["--sac-alpha-min must be >= 0"]),
+        (
+            ["--sac-target-entropy-per-dim", "-0.7"],
+            ["--sac-target-entropy-per-dim must be > -log 2"],
+        ),
         (["--num-envs", "3"], ["--batch-size 16", "--num-envs 3"]),
         (["--replay-capacity-per-env", "10000000000"], ["GiB too much", "--replay-capacity"]),
     ],
