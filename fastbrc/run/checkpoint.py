@@ -35,6 +35,7 @@ import os
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -342,8 +343,9 @@ class Checkpoints:
 @contextlib.contextmanager
 def _quiet_async_errors():
     """A failed Orbax read leaves sibling coroutines whose errors Python would print as
-    "Exception ignored" tracebacks, and asyncio logs "Task exception was never retrieved"
-    when it collects them; the failure is already reported as one line."""
+    "Exception ignored" tracebacks, asyncio logs "Task exception was never retrieved" and
+    Python warns "coroutine ... was never awaited" when it collects them; the failure is
+    already reported as one line."""
     previous = sys.unraisablehook
     sys.unraisablehook = lambda _info: None
     asyncio_log = logging.getLogger("asyncio")
@@ -352,7 +354,9 @@ def _quiet_async_errors():
     finally:
         asyncio_log.disabled = True
         try:
-            gc.collect()
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "coroutine .* was never awaited", RuntimeWarning)
+                gc.collect()
         finally:
             asyncio_log.disabled = False
             sys.unraisablehook = previous
