@@ -60,6 +60,8 @@ def machine_info() -> dict[str, Any]:
         "device_kind": device.device_kind,
         "device_count": jax.device_count(),
         "xla_flags": os.environ.get("XLA_FLAGS"),
+        # set, a persistent compilation cache can turn compile times into cache reads
+        "jax_compilation_cache_dir": os.environ.get("JAX_COMPILATION_CACHE_DIR"),
         "git_commit": git_commit(),
     }
 
