@@ -281,16 +281,11 @@ def _fail_writes_of_step(monkeypatch, step: int, code: int) -> None:
     monkeypatch.setattr(Checkpoints, "save", save_and_arm)
 
 
-# TensorStore's threads finish the failed save's other writes after it raised and report
-# "Event loop is closed" when collected later, and Orbax's writer can leave a coroutine never
-# awaited; `fastbrc train` sends those to errors.log too (cli._stderr_to_file), an in-process
-# caller sees them as unraisable exceptions and RuntimeWarnings. Each test that fails a save
-# collects its garbage before it ends, so they are reported there, not in a later test.
 def _wait_for_stray_writes(folder: Path, quiet_s: float = 0.5, timeout_s: float = 60.0) -> None:
     """Until nothing in `folder` has changed for `quiet_s`. In this process TensorStore's
     threads go on writing the failed save's other files after it raised (`fastbrc train`
     exits there); a resume now would clean up its temporary directory while they write
-    into it ("Directory not empty", about one run in six)."""
+    into it ("Directory not empty": seen once in six runs)."""
 
     def snapshot():
         try:
@@ -307,6 +302,11 @@ def _wait_for_stray_writes(folder: Path, quiet_s: float = 0.5, timeout_s: float 
         time.sleep(quiet_s)
 
 
+# TensorStore's threads finish the failed save's other writes after it raised and report
+# "Event loop is closed" when collected later, and Orbax's writer can leave a coroutine never
+# awaited; `fastbrc train` sends those to errors.log too (cli._stderr_to_file), an in-process
+# caller sees them as unraisable exceptions and RuntimeWarnings. Each test that fails a save
+# collects its garbage before it ends, so they are reported there, not in a later test.
 def failed_save_leftovers(test):
     test = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")(test)
     return pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning")(test)
