@@ -175,7 +175,8 @@ class AgentConfig:
     pi), so the value support and the reward normaliser see only the task's returns."""
     sac_target_entropy_per_dim: float = 0.5
     """SAC: the temperature's entropy target is -sac_target_entropy_per_dim * |A| (BRC: 0.5;
-    SAC and Brax SAC: 1.0, a more deterministic policy)."""
+    SAC and Brax SAC: 1.0, a more deterministic policy). Must exceed -log 2: a tanh-squashed
+    action's entropy stays below |A| log 2, so a target at or above that is unreachable."""
     sac_alpha_min: float = 0.0
     """SAC: floor of the temperature alpha (0: none). The temperature step is projected onto
     alpha >= sac_alpha_min, so the entropy bonus cannot vanish while the policy's entropy
