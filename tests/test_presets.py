@@ -53,6 +53,13 @@ def test_dm_control_suite_list_is_playgrounds_and_small_tasks_get_the_cpu_preset
         cheetah = env == "CheetahRun"  # its own sizes: 16 envs, batch 128
         assert (cpu.num_envs, cpu.batch_size) == ((16, 128) if cheetah else (8, 64))
         assert gpu.num_envs == 1024
+        # Pendulum's sparse reward: 100-step training episodes on the CPU (measured there)
+        pendulum = env == "PendulumSwingup"
+        assert (cpu.train_episode_length, gpu.train_episode_length) == (
+            (100 if pendulum else None),
+            None,
+        )
+        assert validate(cpu).train_episode_length == cpu.train_episode_length
     assert preset("HumanoidWalk", "gpu").gamma == 0.97
 
 
