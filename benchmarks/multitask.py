@@ -85,7 +85,8 @@ from fastbrc.config import Config, ConfigError, validate
 from fastbrc.envs import EnvLoadError, env_info
 from fastbrc.learner import build
 from fastbrc.presets import Profile, preset, resolve_profile
-from fastbrc.run.runner import check_run_dir, train
+from fastbrc.run.rundir import check_run_dir
+from fastbrc.run.runner import train
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 CPU_TASKS = ("CartpoleBalance", "CartpoleSwingup", "PendulumSwingup")

@@ -193,7 +193,7 @@ def test_two_tasks_with_the_same_observation_need_task_conditioning(conditioning
 
 
 def test_background_compile_returns_the_program_and_reraises_its_error():
-    from fastbrc.run.runner import BackgroundCompile
+    from fastbrc.run.background import BackgroundCompile
 
     double = jax.jit(lambda x: 2 * x)
     ok = BackgroundCompile(lambda: double.lower(jnp.float32(1)), {}, "test")

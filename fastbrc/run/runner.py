@@ -14,14 +14,10 @@ naming the step, the path and the OS error; its traceback goes to ``<run_dir>/er
 from __future__ import annotations
 
 import contextlib
-import os
-import re
-import shutil
 import signal
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,25 +35,22 @@ from fastbrc.learner import (
     make_train_fns,
 )
 from fastbrc.run import compile_options, memory, render, transfer
+from fastbrc.run.background import BackgroundCompile
 from fastbrc.run.checkpoint import CheckpointError, Checkpoints, Restored
 from fastbrc.run.cpu_devices import split_cpu
 from fastbrc.run.logger import MetricsLogger, NullLogger, Progress, import_wandb, read_metric_lines
-from fastbrc.run.runlock import RunLock
-
-# What a run directory holds; --overwrite removes exactly these.
-RUN_ENTRIES = (
-    "config.json",
-    "metrics.jsonl",
-    "tensorboard",
-    "checkpoints",
-    "wandb",
-    "wandb_id",
-    "videos",
-    "errors.log",
+from fastbrc.run.rundir import (
+    ERROR_LOG,
+    RunWriteError,
+    before_first_checkpoint,
+    check_run_dir,
+    clear_run_dir,
+    describe_os_error,
+    kept_note,
+    log_error,
+    run_dir_of,
 )
-# Tracebacks of failed writes (and what Orbax prints while a save fails) go here, not to the
-# terminal.
-ERROR_LOG = "errors.log"
+from fastbrc.run.runlock import RunLock
 
 # Length cap of the clips --video-every writes, in agent steps.
 VIDEO_MAX_STEPS = 250
@@ -77,91 +70,6 @@ __all__ = [
 
 class TrainingDiverged(RuntimeError):
     """A loss, Q value or parameter became non-finite (one-line message)."""
-
-
-class RunWriteError(RuntimeError):
-    """Writing the run directory failed: disk full, permission denied, ... (one line).
-    `error_log`: the run's errors.log, where the traceback went."""
-
-    def __init__(self, message: str, error_log: Path):
-        super().__init__(message)
-        self.error_log = error_log
-
-
-def _os_error(error: BaseException) -> BaseException:
-    """The OSError behind `error` (Orbax wraps some), else `error` itself."""
-    seen = error
-    while seen is not None:
-        if isinstance(seen, OSError):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return error
-
-
-def _describe(error: BaseException) -> str:
-    """The OS error in `error`, e.g. "No space left on device (errno 28)"."""
-    cause = _os_error(error)
-    if isinstance(cause, OSError) and cause.strerror:
-        return f"{cause.strerror} (errno {cause.errno})"
-    # TensorStore (Orbax's array writer) raises ValueError("... [os_error_code='28']")
-    code = re.search(r"os_error_code='?(\d+)", str(error))
-    if code:
-        number = int(code.group(1))
-        return f"{os.strerror(number)} (errno {number})"
-    return " ".join(f"{type(cause).__name__}: {cause}".split())[:200]
-
-
-def _kept(last_saved: int | None) -> str:
-    if last_saved is None:
-        return "no checkpoint was saved before"
-    return f"checkpoint {last_saved:,} is kept"
-
-
-def log_error(run_dir: Path, error: BaseException) -> str:
-    """Append `error`'s traceback to the run's errors.log; return where it went."""
-    path = run_dir / ERROR_LOG
-    try:
-        with open(path, "a") as f:
-            f.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}\n")
-            f.write("".join(traceback.format_exception(error)))
-    except OSError:
-        return "no traceback kept: errors.log cannot be written either"
-    return f"traceback in {path}"
-
-
-def run_dir_of(config: Config) -> Path:
-    if config.run_dir is not None:
-        return Path(config.run_dir)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{config.env.replace(',', '+')}-{stamp}"
-
-
-def holds_run(path: Path) -> bool:
-    return any((path / name).exists() for name in RUN_ENTRIES)
-
-
-def check_run_dir(path: Path, *, resume: bool, overwrite: bool) -> None:
-    """Refuse a directory that holds another run (unless resuming or overwriting)."""
-    if resume:
-        if not (path / "config.json").exists():
-            raise ConfigError(f"--resume {path}: no run there (no config.json)")
-        return
-    if holds_run(path) and not overwrite:
-        raise ConfigError(
-            f"run directory {path} already holds a run; pass --resume {path} to continue it "
-            "or --overwrite to replace it"
-        )
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"run directory {path} exists and is not a directory")
-
-
-def clear_run_dir(path: Path) -> None:
-    for name in RUN_ENTRIES:
-        entry = path / name
-        if entry.is_dir():
-            shutil.rmtree(entry)
-        elif entry.exists():
-            entry.unlink()
 
 
 def _human_bytes(n: float) -> str:
@@ -192,60 +100,6 @@ class StopRequest:
     def __exit__(self, *exc: Any) -> None:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
-
-
-class BackgroundCompile:
-    """`lower()` (a jitted function's lowering) compiled by XLA on a background thread.
-
-    XLA compiles outside the GIL, so the caller's thread goes on tracing the next program, or
-    training; on a GPU box the host's cores are idle then. `result` waits for it (once) and
-    re-raises its error; `seconds` is how long lowering and compiling took.
-    """
-
-    def __init__(self, lower: Callable[[], Any], options: dict[str, Any], name: str) -> None:
-        self.seconds: float | None = None
-        self.lower_seconds: float | None = None  # of `seconds`, how long lowering took
-        self._compiled: Any = None
-        self._error: BaseException | None = None
-        self.waited: float | None = None  # seconds the first `result` call waited
-        self._thread = threading.Thread(
-            target=self._run, args=(lower, options), name=f"fastbrc-{name}-compile", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self, lower: Callable[[], Any], options: dict[str, Any]) -> None:
-        tick = time.perf_counter()
-        try:
-            lowered = lower()
-            self.lower_seconds = time.perf_counter() - tick
-            self._compiled = lowered.compile(options)
-        except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
-            self._error = error
-        self.seconds = time.perf_counter() - tick
-
-    def result(self) -> Any:
-        if self.waited is None:
-            tick = time.perf_counter()
-            self._thread.join()
-            self.waited = time.perf_counter() - tick
-            if self._error is not None:
-                raise self._error
-        return self._compiled
-
-    def close(self) -> None:
-        self._thread.join()
-
-
-def _before_first_checkpoint(run_dir: Path, config: Config) -> bool:
-    """Whether the run in `run_dir` was stopped before it saved a checkpoint: no step folder,
-    and no metrics from where its first one would have been (else they were removed)."""
-    folder = run_dir / "checkpoints"
-    if folder.is_dir() and any(p.name.isdigit() for p in folder.iterdir()):
-        return False
-    per_chunk = config.env_steps_per_chunk
-    first = -(-config.checkpoint_every // per_chunk) * per_chunk  # its record comes first
-    lines = read_metric_lines(run_dir / "metrics.jsonl", warn=lambda _: None)
-    return max((step for step, _ in lines), default=0) <= first
 
 
 def _crossed(env_steps: int, per_chunk: int, every: int) -> bool:
@@ -331,7 +185,7 @@ def prepare(
         )
     videos = _check_videos(config, primary, say)
     # a run killed before its first checkpoint starts over: from its seed, that is exact
-    restart = resume and _before_first_checkpoint(run_dir, config)
+    restart = resume and before_first_checkpoint(run_dir, config)
     if restart:
         say(f"fastbrc: {run_dir} has no checkpoint yet; starting it over from 0 env steps")
     source = None
@@ -557,8 +411,9 @@ class RunLoop:
                         break
         except OSError as error:  # metrics.jsonl or TensorBoard could not be written
             raise RunWriteError(
-                f"could not write to {error.filename or self.p.run_dir}: {_describe(error)}; "
-                f"{_kept(self.last_saved)}; {log_error(self.p.run_dir, error)}",
+                f"could not write to {error.filename or self.p.run_dir}: "
+                f"{describe_os_error(error)}; {kept_note(self.last_saved)}; "
+                f"{log_error(self.p.run_dir, error)}",
                 self.p.run_dir / ERROR_LOG,
             ) from error
         finally:
@@ -669,7 +524,7 @@ class RunLoop:
         except Exception as error:  # noqa: BLE001 - disk full, permissions, ...: one line
             raise RunWriteError(
                 f"could not save checkpoint {env_steps:,} to {checkpoints.directory}: "
-                f"{_describe(error)}; {_kept(self.last_saved)}; "
+                f"{describe_os_error(error)}; {kept_note(self.last_saved)}; "
                 f"{log_error(self.p.run_dir, error)}",
                 self.p.run_dir / ERROR_LOG,
             ) from error
