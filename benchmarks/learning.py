@@ -9,7 +9,9 @@ Runs ``fastbrc train`` in-process (``fastbrc.run.runner.train``) with the preset
 (``benchmarks/results/learning-<env>-<backend>-<device or host>.json``, or ``--out``) holds
 the machine, the config, compile time, median env steps/s after compile, and the curve of
 (env steps, wall seconds, training seconds, eval return) at every evaluation, plus the first
-wall-clock time each ``--return-thresholds`` value was reached.
+wall-clock time each ``--return-thresholds`` value was reached. ``--seeds 0,1,2`` trains those
+seeds in one program; the JSON then holds each seed's summary under ``members`` and the
+median of their final returns as ``final_eval_return``.
 """
 
 from __future__ import annotations
@@ -84,8 +86,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from fastbrc.config import ConfigError
     from fastbrc.presets import preset, resolve_profile
-    from fastbrc.run.args import tyro_cli
+    from fastbrc.run.args import seed_flags, tyro_cli
     from fastbrc.run.cpu_devices import requested, split_cpu
+    from fastbrc.run.members import records_by_seed
     from fastbrc.run.runner import train
 
     if args.profile != "gpu":
@@ -102,14 +105,13 @@ def main(argv: list[str] | None = None) -> int:
         defaults = dataclasses.replace(defaults, total_env_steps=args.total_env_steps)
     if args.eval_every_env_steps:
         defaults = dataclasses.replace(defaults, eval_every_env_steps=args.eval_every_env_steps)
-    config = tyro_cli(type(defaults), defaults, overrides, "learning benchmark overrides")
+    config = tyro_cli(type(defaults), defaults, seed_flags(overrides), "learning overrides")
     try:
         train(config)
     except ConfigError as error:  # e.g. a run directory that holds a run: one line
         print(f"learning: error: {error}", file=sys.stderr)
         return 2
-    lines = (Path(config.run_dir) / "metrics.jsonl").read_text().splitlines()
-    records = [json.loads(line) for line in lines if line.strip()]
+    by_seed = records_by_seed(Path(config.run_dir) / "metrics.jsonl")
     thresholds = [float(t) for t in args.return_thresholds.split(",") if t.strip()]
     info = machine_info()
     out = args.out or result_path(f"learning-{args.env.replace(',', '+')}", info)
@@ -121,8 +123,20 @@ def main(argv: list[str] | None = None) -> int:
         "profile": profile,
         "run_dir": config.run_dir,
         "config": json.loads(config.to_json()),
-        **summarize(records, thresholds),
     }
+    if config.multi_seed:
+        members = [{"seed": s, **summarize(by_seed.get(s, []), thresholds)} for s in config.seeds]
+        finals = [m["final_eval_return"] for m in members if m["final_eval_return"] is not None]
+        result.update(
+            seeds=list(config.seeds),
+            compile_s=members[0]["compile_s"],
+            env_steps_per_s_median=members[0]["env_steps_per_s_median"],  # each seed's
+            final_eval_return=statistics.median(finals) if finals else None,
+            final_eval_return_per_seed=[m["final_eval_return"] for m in members],
+            members=members,
+        )
+    else:
+        result.update(summarize(by_seed.get(None, []), thresholds))
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(
         f"learning: {args.env} final eval return {result['final_eval_return']}, "

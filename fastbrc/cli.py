@@ -19,26 +19,30 @@ from pathlib import Path
 # the argument checks, so that --help and bad flags answer at once
 from fastbrc.config import RESUMABLE_FIELDS, Config, ConfigError
 from fastbrc.presets import describe, preset, resolve_profile
-from fastbrc.run.args import Parser, UsageError, fail, tyro_cli
+from fastbrc.run.args import Parser, UsageError, fail, seed_flags, tyro_cli
 from fastbrc.run.cpu_devices import requested, split_cpu
 
 __all__ = ["USAGE", "UsageError", "eval_main", "main", "train_main"]
 
 USAGE = """usage: fastbrc train [--env NAME] [--profile auto|gpu|cpu] [--CONFIG-FIELD VALUE ...]
+       fastbrc train ... --seeds 0,1,2,3 (or --num-seeds N [--seed FIRST])
        fastbrc train --resume RUN_DIR [--total-env-steps N ...]
        fastbrc train ... --coordinator-address HOST:PORT --num-processes N --process-id I
        fastbrc eval --run-dir RUN_DIR [--checkpoint STEP] [--num-episodes N] [--seed S]
+                    [--episode-seed E]
        fastbrc plot RUN_DIR [RUN_DIR ...] [--out PATH] [--title T]
        fastbrc render --run-dir RUN_DIR [--out video.mp4] [--checkpoint STEP] [--max-steps N]
 
 commands:
   train    train an agent (see `fastbrc train --help` for every field); --overwrite replaces
            the run in --run-dir, --resume continues it from its newest good checkpoint;
+           --seeds trains several seeds in one compiled program (one run directory);
            the envs are split over every device (--num-devices); for several hosts run one
            process per host with --coordinator-address/--num-processes/--process-id (or the
            JAX_COORDINATOR_ADDRESS/JAX_NUM_PROCESSES/JAX_PROCESS_ID variables, or
            --distributed to detect SLURM/Open MPI)
-  eval     evaluate a run's checkpoint with the deterministic policy
+  eval     evaluate a run's checkpoint with the deterministic policy (of a --seeds run: the
+           member --seed, by default the best)
   plot     learning curves of runs (eval return vs env steps and vs wall-clock; per task)
   render   mp4 of the deterministic policy (one clip per task; headless EGL or OSMesa)
 """
@@ -97,6 +101,11 @@ def train_main(argv: list[str]) -> int:
     pre.add_argument("--process-id", type=int)
     known, rest = pre.parse_known_args(argv)
 
+    try:
+        rest = seed_flags(rest)
+    except UsageError as error:
+        return fail(str(error))
+
     import jax  # after the argument checks: importing jax takes a while
 
     if not known.resume and known.profile != "gpu":  # (a resumed run's is set in `prepare`)
@@ -139,6 +148,8 @@ def train_main(argv: list[str]) -> int:
                 "--profile auto|gpu|cpu picks the hardware profile (auto: cpu when JAX sees no "
                 "accelerator).",
             )
+            if config.seeds:  # --seed says nothing more; keep config.json plain
+                config = dataclasses.replace(config, seed=config.seeds[0])
             if (known.profile or "auto") == "auto" and profile == "cpu":
                 print(
                     "fastbrc: no accelerator found, using the CPU profile "
@@ -168,7 +179,12 @@ def eval_main(argv: list[str]) -> int:
         "--checkpoint", type=int, help="env step of the checkpoint (default: newest)"
     )
     parser.add_argument("--num-episodes", type=int, help="episodes (default: the run's eval envs)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the episodes' initial states")
+    parser.add_argument(
+        "--seed", type=int, help="which seed of a --seeds run (default: the best; else the run's)"
+    )
+    parser.add_argument(
+        "--episode-seed", type=int, default=0, help="seed of the episodes' initial states"
+    )
     args = parser.parse_args(argv)
     if args.num_episodes is not None and args.num_episodes < 1:
         raise UsageError("--num-episodes must be >= 1")
@@ -178,11 +194,14 @@ def eval_main(argv: list[str]) -> int:
     from fastbrc.run.policy import evaluate_run
 
     try:
-        result = evaluate_run(args.run_dir, args.checkpoint, args.num_episodes, args.seed)
+        result = evaluate_run(
+            args.run_dir, args.checkpoint, args.num_episodes, args.episode_seed, args.seed
+        )
     except (ConfigError, EnvLoadError, CheckpointError) as error:
         return fail(str(error))
     print(
-        f"fastbrc: {args.run_dir} checkpoint {result['checkpoint']:,}: eval return "
+        f"fastbrc: {args.run_dir} seed {result['seed']} checkpoint {result['checkpoint']:,}: "
+        f"eval return "
         f"{result['eval/episode_return']:.1f} +- {result['eval/episode_return_std']:.1f}, "
         f"episode length {result['eval/episode_length']:.0f}"
     )

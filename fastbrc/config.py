@@ -49,6 +49,12 @@ class AgentConfig:
     """MuJoCo Playground environment name (or a fastbrc probe env such as ProbeBandit)."""
     seed: int = 0
     """Random seed: same seed, same config, same machine => same numbers on CPU."""
+    seeds: tuple[int, ...] = ()
+    """Train these seeds in one compiled program (e.g. --seeds 0,1,2,3): the train state gains a
+    leading seed axis and every jitted function is vmapped over it, so the seeds compile once
+    and share every kernel launch. Each member is the single-seed run of its seed (its own
+    PRNG streams, exploration, replay buffer, normalisers and evaluation). Empty: one run of
+    --seed."""
     impl: Literal["jax", "warp"] = "jax"
     """Physics backend: 'jax' (MJX, runs everywhere) or 'warp' (MuJoCo Warp, NVIDIA GPUs)."""
 
@@ -212,6 +218,16 @@ class AgentConfig:
     def env_steps_per_chunk(self) -> int:
         return self.iterations_per_chunk * self.num_envs
 
+    @property
+    def seed_list(self) -> tuple[int, ...]:
+        """The seeds this run trains: --seeds, else (--seed,)."""
+        return self.seeds or (self.seed,)
+
+    @property
+    def multi_seed(self) -> bool:
+        """Whether the train state has a leading seed axis (--seeds given)."""
+        return bool(self.seeds)
+
     def changed_fields(self, other: AgentConfig) -> list[str]:
         """Names of the fields whose values differ between `self` and `other`."""
         return [
@@ -304,6 +320,15 @@ class Config(RunConfig, AgentConfig):
     def run(self) -> RunConfig:
         return RunConfig(**{f.name: getattr(self, f.name) for f in dataclasses.fields(RunConfig)})
 
+    def member(self, seed: int) -> Config:
+        """The single-seed config of `seed`, one member of a --seeds run (what its readers
+        build their networks and envs from)."""
+        if seed not in self.seed_list:
+            raise ConfigError(
+                f"this run has no seed {seed} (seeds: {', '.join(map(str, self.seed_list))})"
+            )
+        return dataclasses.replace(self, seed=seed, seeds=())
+
     @property
     def num_chunks(self) -> int:
         return -(-self.total_env_steps // self.env_steps_per_chunk)
@@ -318,7 +343,7 @@ class Config(RunConfig, AgentConfig):
         unknown = sorted(set(raw) - names)
         if unknown:
             raise ConfigError(f"config.json has unknown fields: {', '.join(unknown)}")
-        for name in ("actor_hidden", "envs_per_task"):
+        for name in ("actor_hidden", "envs_per_task", "seeds"):
             if raw.get(name) is not None:
                 raw[name] = tuple(raw[name])
         for name, value in WRITTEN_BEFORE_DEFAULT_CHANGED.items():
@@ -401,6 +426,8 @@ def validate(config: Config) -> Config:
         f"action dim stays below log 2), got {c.sac_target_entropy_per_dim}",
     )
     need(all(h > 0 for h in c.actor_hidden), "--actor-hidden sizes must be > 0")
+    repeated = sorted({s for s in c.seeds if c.seeds.count(s) > 1})
+    need(not repeated, f"--seeds repeats seed {', '.join(map(str, repeated))}")
     if c.episode_length is not None:
         need(c.episode_length > 0, "--episode-length must be > 0")
     if c.train_episode_length is not None:

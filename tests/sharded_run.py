@@ -18,7 +18,7 @@ import numpy as np
 from configs import TINY
 
 from fastbrc.core import parallel
-from fastbrc.learner import build
+from fastbrc.learner import build, seeds
 from fastbrc.run.policy import evaluate_run
 from fastbrc.run.runner import train
 
@@ -67,6 +67,24 @@ def chunks(config, num_devices):
     }
 
 
+def seeded(num_devices):
+    """Two seeds in one program on `num_devices`: metrics per seed and the state's layout."""
+    config = dataclasses.replace(MULTI, seeds=(0, 1), num_devices=num_devices)
+    fns = build(config)
+    state = fns.init(seeds.run_keys(config.seed, config.seeds)[0])
+    out = []
+    for _ in range(CHUNKS):
+        state, metrics = fns.train_chunk(state)
+        out.append({k: np.asarray(v).tolist() for k, v in jax.device_get(metrics).items()})
+    return {
+        "metrics": out,
+        "traces": fns.trace_counts["train_chunk"],
+        "replay_spec": str(state.replay.data.reward.sharding.spec),
+        "replay_shape": list(state.replay.data.reward.shape),
+        "replicas_identical": parallel.replicas_identical(state),
+    }
+
+
 def gathered_sizes(hlo: str) -> list[int]:
     """Elements of every array an all-gather / all-to-all of the compiled chunk produces."""
     sizes = []
@@ -99,6 +117,8 @@ def main(out: str, work: str) -> None:
         "four": chunks(MULTI, 4),
         "two_to_one": restore_elsewhere(work_dir, 2, 1),
         "one_to_two": restore_elsewhere(work_dir, 1, 2),
+        "seeds_one": seeded(1),
+        "seeds_four": seeded(4),
     }
     Path(out).write_text(json.dumps(result))
 

@@ -17,7 +17,7 @@ from configs import TINY  # tests/configs.py
 
 from fastbrc import cli
 from fastbrc.config import Config
-from fastbrc.learner import build
+from fastbrc.learner import build, seeds
 from fastbrc.run.checkpoint import CheckpointError, Checkpoints
 from fastbrc.run.policy import evaluate_run, load_policy
 from fastbrc.run.runner import train
@@ -42,7 +42,8 @@ def records(run_dir: Path) -> list[dict]:
 
 def full_state(run_dir: Path, step: int | None = None):
     config = Config.from_json((run_dir / "config.json").read_text())
-    abstract = jax.eval_shape(build(config).init, jax.random.PRNGKey(0))
+    key_init, _ = seeds.run_keys(config.seed, config.seeds)  # one row per seed of --seeds
+    abstract = jax.eval_shape(build(config).init, key_init)
     checkpoints = Checkpoints(run_dir / "checkpoints")
     try:
         return checkpoints.restore(abstract, config, step=step)

@@ -101,6 +101,19 @@ def test_checkpoint_restores_on_another_device_count(sharded):
     assert sharded["one_to_two"]["eval"]["checkpoint"] == 600
 
 
+@pytest.mark.slow
+def test_seeds_split_their_envs_over_the_devices(sharded):
+    """Two seeds in one program on 4 devices learn like on 1; each seed's envs and buffer are
+    split over the devices (the seed axis is not), traced once."""
+    one, four = sharded["seeds_one"], sharded["seeds_four"]
+    assert four["replay_spec"] == "P(None, 'envs')" and four["replay_shape"][:2] == [2, 8]
+    assert four["traces"] == one["traces"] == 1 and four["replicas_identical"]
+    for chunk, (a, b) in enumerate(zip(one["metrics"], four["metrics"], strict=True)):
+        assert_close(a, b, LEARNING, f"chunk {chunk}")
+    # the two seeds are different runs
+    assert one["metrics"][-1]["train/critic_loss"][0] != one["metrics"][-1]["train/critic_loss"][1]
+
+
 def test_sizes_must_divide_across_devices():
     config = dataclasses.replace(TINY, num_envs=8, batch_size=64, num_eval_envs=4)
     check_divisible(config, (8,), 4)  # fine

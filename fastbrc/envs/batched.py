@@ -198,13 +198,21 @@ class BatchedEnv:
         )
 
     def step(
-        self, state: EnvState, action: jax.Array, *, auto_reset: bool = True
+        self,
+        state: EnvState,
+        action: jax.Array,
+        *,
+        auto_reset: bool = True,
+        sync_axis: str | None = None,
     ) -> tuple[EnvState, StepResult]:
         """Step every env with `action` [num_envs, spec.action_size]; auto-reset finished ones.
 
         `auto_reset=False` leaves finished envs where they are: they step on from their final
         state and `obs` is `next_obs`, for callers that run one episode per env and mask what
         follows (evaluation), so their programs hold no reset physics.
+        `sync_axis`: the name of an axis this step is vmapped over (a run's seed axis): whether
+        any env finished is agreed over it, so auto-reset stays a branch that runs no reset
+        physics when no env of any member finished (a batched flag would run it every step).
         """
         action = jnp.asarray(action, jnp.float32)
         expected = (self.num_envs, self.spec.action_size)
@@ -241,7 +249,9 @@ class BatchedEnv:
 
         if auto_reset:
             task_states = tuple(
-                self._auto_reset(task, task_state, done[task.start : task.stop], task_key)
+                self._auto_reset(
+                    task, task_state, done[task.start : task.stop], task_key, sync_axis
+                )
                 for task, task_state, task_key in zip(self._tasks, stepped, reset_keys, strict=True)
             )
         else:
@@ -283,14 +293,20 @@ class BatchedEnv:
         keys = jax.random.split(key, task.count)
         return jax.vmap(lambda key: _reset_traced_once(task.env, key))(keys)
 
-    def _auto_reset(self, task: _Task, stepped: Any, done: jax.Array, key: jax.Array) -> Any:
-        """Replace the states of finished envs by fresh resets; no reset work if none finished."""
+    def _auto_reset(
+        self, task: _Task, stepped: Any, done: jax.Array, key: jax.Array, sync_axis: str | None
+    ) -> Any:
+        """Replace the states of finished envs by fresh resets; no reset work if none finished
+        (in any member along `sync_axis`)."""
 
         def reset_finished(current: Any) -> Any:
             fresh = self._reset_task(task, key)
             return jax.tree.map(lambda new, old: _where_envs(done, new, old), fresh, current)
 
-        return jax.lax.cond(jnp.any(done), reset_finished, lambda current: current, stepped)
+        any_done = jnp.any(done)
+        if sync_axis is not None:
+            any_done = jax.lax.pmax(any_done.astype(jnp.int32), sync_axis) > 0
+        return jax.lax.cond(any_done, reset_finished, lambda current: current, stepped)
 
     def _batch_obs(self, task_states: tuple[Any, ...]) -> dict[str, jax.Array]:
         """Padded, concatenated {"state"[, "privileged_state"]} observations of all tasks."""

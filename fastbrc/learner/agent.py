@@ -15,6 +15,7 @@ from fastbrc.core import reward_norm as rn
 from fastbrc.envs import EnvSpec
 from fastbrc.learner.actors import Actor, make_actor_rule
 from fastbrc.learner.models import Networks, make_networks
+from fastbrc.learner.seeds import axis_of
 from fastbrc.learner.state import TrainState, optimizer
 
 
@@ -29,6 +30,7 @@ class Agent:
     critic_opt: optax.GradientTransformation
     alpha_opt: optax.GradientTransformation  # SAC's temperature (its state exists for TD3 too)
     mesh: jax.sharding.Mesh  # the devices the envs and the batch are split over
+    seed_axis: str | None = None  # the vmapped seed axis of a --seeds run (`seeds`)
 
     @property
     def num_tasks(self) -> int:
@@ -66,6 +68,7 @@ def make_agent(config: AgentConfig, spec: EnvSpec, mesh: jax.sharding.Mesh) -> A
         critic_opt=optimizer(c.critic_lr, c.critic_weight_decay, c.max_grad_norm),
         alpha_opt=alpha_opt,
         mesh=mesh,
+        seed_axis=axis_of(c.seeds),
     )
 
 

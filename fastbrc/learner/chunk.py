@@ -13,6 +13,7 @@ from fastbrc.envs import BatchedEnv
 from fastbrc.learner import metrics as m
 from fastbrc.learner.agent import Agent
 from fastbrc.learner.collect import collect
+from fastbrc.learner.seeds import any_member
 from fastbrc.learner.state import Metrics, TrainState
 from fastbrc.learner.updates import learn, no_learning
 
@@ -28,6 +29,7 @@ def iteration(
     # learn once the buffer holds the warm-up (for a fresh run: iteration >= learning
     # starts; after a resume without a saved buffer: once it has refilled)
     learning = state.replay.size >= min(c.learning_starts_iterations, c.replay_capacity_per_env)
+    learning = any_member(learning, agent.seed_axis)  # the same in every seed
     state, update_metrics = jax.lax.cond(
         learning, lambda s: learn(agent, s), lambda s: no_learning(agent, s), state
     )

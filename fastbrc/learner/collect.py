@@ -28,7 +28,7 @@ def collect(agent: Agent, env: BatchedEnv, state: TrainState) -> tuple[TrainStat
     uniform = jax.random.uniform(k_random, explore.shape, minval=-1.0, maxval=1.0)
     action = jnp.where(state.iteration < c.learning_starts_iterations, uniform, explore)
     # step every env; auto-reset keeps the true final observation in next_obs
-    env_state, step = env.step(state.env_state, action)
+    env_state, step = env.step(state.env_state, action, sync_axis=agent.seed_axis)
     # store raw observations; they are normalised with the current statistics at update
     transition = rb.Transition(
         obs=obs,

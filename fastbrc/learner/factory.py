@@ -16,6 +16,9 @@ separate heads, `models`) and metrics are also reduced per task (`metrics`).
 ``train_chunk`` is a ``lax.scan`` over ``iterations_per_chunk`` iterations (`chunk`), jitted
 once with the state donated; metrics are sums carried through the scan and reduced to means
 in the graph. Static sizes are Python ints closed over here; this module only wires.
+
+With ``seeds`` (several seeds in one program) init, the chunk, evaluation, collect and learn
+are vmapped over a leading seed axis of the state (`seeds`); their metrics gain that axis.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from fastbrc.core import normalization as norm
 from fastbrc.core import replay as rb
 from fastbrc.core import reward_norm as rn
 from fastbrc.envs import BatchedEnv
-from fastbrc.learner import chunk, collect, evaluate, updates
+from fastbrc.learner import chunk, collect, evaluate, seeds, updates
 from fastbrc.learner.agent import Agent, make_agent
 from fastbrc.learner.metrics import NONFINITE_CHECKS, expand_task_metrics
 from fastbrc.learner.state import Metrics, TrainState
@@ -68,6 +71,7 @@ class TrainFns:
     mesh: jax.sharding.Mesh  # the devices the envs, buffer and batch are split over
     state_shardings: Any  # TrainState of shardings (per-env leaves split, the rest replicated)
     trace_counts: dict[str, int] = field(default_factory=dict)
+    num_seeds: int = 0  # the leading seed axis of the state and metrics (0: none)
 
 
 def _unbatched(x: jax.Array) -> jax.Array:
@@ -126,16 +130,18 @@ def make_train_fns(
     config: AgentConfig, env: BatchedEnv, eval_env: BatchedEnv, mesh: jax.sharding.Mesh
 ) -> TrainFns:
     """The jitted functions of the agent `config` on `env` (training) and `eval_env`, with the
-    envs split over `mesh`'s devices (the caller checks the sizes divide: `check_divisible`)."""
+    envs split over `mesh`'s devices (the caller checks the sizes divide: `check_divisible`).
+    With `config.seeds` every state-taking function is vmapped over the seed axis."""
     agent = make_agent(config, env.spec, mesh)
     trace_counts = {"train_chunk": 0, "evaluate": 0}
     init = functools.partial(init_state, agent, env)
-    # the state's layout over the devices: per-env leaves split, everything else replicated
-    shardings = parallel.state_shardings(jax.eval_shape(init, jax.random.PRNGKey(0)), mesh)
+    # one member's layout over the devices: per-env leaves split, everything else replicated
+    member_shardings = parallel.state_shardings(jax.eval_shape(init, jax.random.PRNGKey(0)), mesh)
+    shardings = member_shardings
 
     def train_chunk(state: TrainState) -> tuple[TrainState, Metrics]:
         trace_counts["train_chunk"] += 1  # runs at trace time only
-        return chunk.train_chunk(agent, env, shardings, state)
+        return chunk.train_chunk(agent, env, member_shardings, state)
 
     def evaluate_fn(state: TrainState, key: jax.Array) -> Metrics:
         trace_counts["evaluate"] += 1
@@ -146,8 +152,17 @@ def make_train_fns(
         logits = agent.nets.critic_apply(state.critic_params, obs, action, task_id)
         return losses.q_values(logits, agent.support)
 
-    rep = parallel.replicated(mesh)
     fresh_replay = functools.partial(empty_replay, agent, env)
+    collect_fn = functools.partial(collect.collect, agent, env)
+    learn_fn = functools.partial(updates.learn, agent)
+    num_seeds = len(config.seeds)
+    if num_seeds:  # the seed axis in front of every state-taking function
+        per_seed = lambda fn: jax.vmap(fn, axis_name=seeds.AXIS)
+        init, train_chunk, evaluate_fn = map(per_seed, (init, train_chunk, evaluate_fn))
+        collect_fn, learn_fn = per_seed(collect_fn), per_seed(learn_fn)
+        fresh_replay = lambda one=fresh_replay: seeds.broadcast(one(), num_seeds)
+        shardings = seeds.stacked_shardings(shardings)
+    rep = parallel.replicated(mesh)
     return TrainFns(
         config=config,
         env=env,
@@ -158,14 +173,15 @@ def make_train_fns(
         ),
         # the state's own shardings are used (eval may get a state without its buffer)
         evaluate=parallel.KeysOnMesh(jax.jit(evaluate_fn, out_shardings=rep), mesh, (1,)),
-        collect=functools.partial(collect.collect, agent, env),
-        learn=functools.partial(updates.learn, agent),
+        collect=collect_fn,
+        learn=learn_fn,
         policy=agent.policy,
         empty_replay=jax.jit(fresh_replay, out_shardings=shardings.replay),
         q_values=jax.jit(q_values),
         mesh=mesh,
         state_shardings=shardings,
         trace_counts=trace_counts,
+        num_seeds=num_seeds,
     )
 
 

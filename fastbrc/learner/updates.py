@@ -20,6 +20,7 @@ from fastbrc.core import losses, parallel
 from fastbrc.core import replay as rb
 from fastbrc.learner.agent import Agent
 from fastbrc.learner.metrics import LEARN_METRICS, per_task_mean, zeros
+from fastbrc.learner.seeds import any_member
 from fastbrc.learner.state import Metrics, TrainState, apply_gradients, polyak
 
 
@@ -106,6 +107,7 @@ def gradient_step(agent: Agent, state: TrainState, key: jax.Array) -> tuple[Trai
     batch = sample_batch(agent, state, k_sample)
     state, metrics = critic_update(agent, state, batch, k_target)
     update_actor = state.gradient_steps % agent.config.policy_frequency == 0
+    update_actor = any_member(update_actor, agent.seed_axis)  # the same in every seed
     state, actor_loss = jax.lax.cond(
         update_actor,
         lambda s: actor_update(agent, s, batch, k_actor),

@@ -44,6 +44,34 @@ def _panel_message(text: str) -> str:
     return "invalid arguments"
 
 
+def seed_flags(argv: list[str]) -> list[str]:
+    """`argv` with ``--seeds 0,1,2`` (commas, as users write it) and ``--num-seeds N`` (N seeds
+    from ``--seed``, default 0) turned into tyro's ``--seeds 0 1 2``. ``--seeds`` with
+    ``--seed``, ``--seeds`` with ``--num-seeds``, or ``--num-seeds`` below 1 is a `UsageError`."""
+    out: list[str] = []
+    given: dict[str, str] = {}
+    items = iter(argv)
+    for item in items:
+        flag, eq, value = item.partition("=")
+        if flag not in ("--seed", "--seeds", "--num-seeds"):
+            out.append(item)
+            continue
+        given[flag] = value if eq else next(items, "")
+    if "--seeds" in given and len(given) > 1:
+        other = "--seed" if "--seed" in given else "--num-seeds"
+        raise UsageError(f"give --seeds or {other}, not both (--seeds 0,1,2 trains those seeds)")
+    if "--seeds" in given:
+        return out + ["--seeds", *given["--seeds"].replace(",", " ").split()]
+    if "--num-seeds" in given:
+        count, first = given["--num-seeds"], given.get("--seed", "0")
+        if not count.isdigit() or int(count) < 1:
+            raise UsageError(f"--num-seeds must be an integer >= 1, got {count!r}")
+        if not first.lstrip("-").isdigit():
+            raise UsageError(f"--seed must be an integer, got {first!r}")
+        return out + ["--seeds", *map(str, range(int(first), int(first) + int(count)))]
+    return out + (["--seed", given["--seed"]] if "--seed" in given else [])
+
+
 def tyro_cli(config_cls, default, args: list[str], description: str):
     """tyro.cli, with its boxed error panels turned into a one-line UsageError."""
     captured = io.StringIO()

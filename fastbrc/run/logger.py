@@ -3,6 +3,9 @@ Biases, and the progress line.
 
 Keys are namespaced (``train/``, ``eval/``, ``perf/``, plus ``wall_s``) and identical in every
 sink; ``env_steps`` is the x axis (TensorBoard's step, a logged value W&B plots against).
+A run of several seeds (``--seeds``) writes one metrics.jsonl record per seed and log point,
+each with a ``seed`` field; TensorBoard gets one run per seed (``tensorboard/seed_<s>``) with
+the same keys, W&B the keys under ``seed_<s>/``.
 NaN (e.g. no episode finished in a chunk) is written as JSON ``null`` and skipped in
 TensorBoard and W&B.
 
@@ -85,7 +88,12 @@ class WandbSink:
         self._run.define_metric("*", step_metric="env_steps")
 
     def write(self, record: dict[str, Any]) -> None:
-        self._run.log({"env_steps": record["env_steps"], **scalars(record)})
+        """A --seeds run's record goes in under ``seed_<s>/<key>`` keys."""
+        values = scalars(record)
+        seed = values.pop("seed", None)
+        if seed is not None:
+            values = {f"seed_{seed}/{key}": value for key, value in values.items()}
+        self._run.log({"env_steps": record["env_steps"], **values})
 
     def close(self) -> None:
         self._run.finish()
@@ -165,7 +173,12 @@ class MetricsLogger:
                 _replace_text(path, kept)
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         purge = None if resume_from_step is None else resume_from_step + 1
-        self._tb = SummaryWriter(str(run_dir / "tensorboard"), purge_step=purge)
+        # a --seeds run: one TensorBoard run per seed (tensorboard/seed_<s>), the same keys
+        seeds = getattr(config, "seeds", ()) if config is not None else ()
+        self._tb = {
+            seed: SummaryWriter(str(run_dir / "tensorboard" / folder), purge_step=purge)
+            for seed, folder in ([(s, f"seed_{s}") for s in seeds] or [(None, "")])
+        }
         self._wandb = None
         self._unsent: list[dict[str, Any]] = []  # for W&B, once a checkpoint covers them
         if config is not None and config.wandb:
@@ -176,9 +189,10 @@ class MetricsLogger:
         data = (json.dumps(record) + "\n").encode()
         while data:  # one write for a whole line; a short write (disk full) goes on
             data = data[os.write(self._fd, data) :]
-        step = record["env_steps"]
+        step, board = record["env_steps"], self._tb[record.get("seed")]
         for key, value in scalars(record).items():
-            self._tb.add_scalar(key, value, step)
+            if key != "seed":
+                board.add_scalar(key, value, step)
         if self._wandb is not None:
             self._unsent.append(record)
         return record
@@ -186,7 +200,8 @@ class MetricsLogger:
     def sync(self) -> None:
         """Make the records so far durable (before a checkpoint that covers them)."""
         os.fsync(self._fd)
-        self._tb.flush()
+        for board in self._tb.values():
+            board.flush()
         self._send()
 
     def _send(self) -> None:
@@ -197,7 +212,8 @@ class MetricsLogger:
 
     def close(self) -> None:
         os.close(self._fd)
-        self._tb.close()
+        for board in self._tb.values():
+            board.close()
         if self._wandb is not None:
             self._send()
             self._wandb.close()
@@ -230,12 +246,16 @@ class Progress:
         self.stream = stream or sys.stdout  # looked up now, not at import
         self.live = self.stream.isatty()
 
-    def update(self, env_steps: int, steps_per_s: float, eval_return: float | None, eta_s: float):
+    def update(
+        self, env_steps: int, steps_per_s: float, eval_return: str, eta_s: float, seeds: int = 0
+    ):
+        """`eval_return`: as the line shows it ("-" before the first evaluation; a --seeds
+        run's median and range); `seeds`: the run's seed count (0: a single-seed run)."""
         pct = 100.0 * env_steps / self.total
-        ret = "-" if eval_return is None else f"{eval_return:.1f}"
+        rate = f"{steps_per_s:,.0f} steps/s" + (f" x {seeds} seeds" if seeds else "")
         line = (
-            f"[{pct:5.1f}%] {env_steps:,}/{self.total:,} env steps | {steps_per_s:,.0f} steps/s"
-            f" | eval return {ret} | ETA {_duration(eta_s)}"
+            f"[{pct:5.1f}%] {env_steps:,}/{self.total:,} env steps | {rate}"
+            f" | eval return {eval_return} | ETA {_duration(eta_s)}"
         )
         self.stream.write(("\r" + line.ljust(100)) if self.live else line + "\n")
         self.stream.flush()

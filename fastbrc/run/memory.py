@@ -59,7 +59,8 @@ def estimate(
     config: Config, abstract_state: Any, obs_size: int, action_size: int, num_devices: int = 1
 ) -> MemoryEstimate:
     """Bytes on each device; leaves of `abstract_state` that carry shardings count their
-    shard, and the batch is split over `num_devices`."""
+    shard, and the batch is split over `num_devices`. A --seeds state holds every member, and
+    the update's temporaries are counted once per member."""
     c = config
     replay = tree_nbytes_per_device(abstract_state.replay)
     state = tree_nbytes_per_device(abstract_state.replace(replay=None))
@@ -71,7 +72,8 @@ def estimate(
     actor_width = max((*c.actor_hidden, c.actor_width))
     actor = c.batch_size * actor_width * (len(c.actor_hidden) + 2 * c.actor_depth + 1) * 4 * 3
     batch = c.batch_size * (2 * obs_size + action_size + 4) * 4 * 3
-    return MemoryEstimate(replay, state, critic + logits + actor + batch)
+    members = max(len(c.seeds), 1)  # a --seeds run updates every member at once
+    return MemoryEstimate(replay, state, (critic + logits + actor + batch) * members)
 
 
 def available_bytes(device: jax.Device | None = None) -> int | None:
@@ -95,10 +97,22 @@ def available_bytes(device: jax.Device | None = None) -> int | None:
         return None
 
 
-def check_fits(estimate: MemoryEstimate, available: int | None, device_name: str) -> None:
-    """Raise a one-line ConfigError when `estimate` exceeds `available`."""
+def check_fits(
+    estimate: MemoryEstimate, available: int | None, device_name: str, num_seeds: int = 0
+) -> None:
+    """Raise a one-line ConfigError when `estimate` exceeds `available`. A --seeds run's
+    estimate holds `num_seeds` members; the error then names how many seeds would fit."""
     if available is None or estimate.total <= available:
         return
+    if num_seeds > 1:
+        fits = int(available // (estimate.total / num_seeds))
+        raise ConfigError(
+            f"{num_seeds} seeds need about {estimate.total / GiB:.1f} GiB "
+            f"({estimate.total / num_seeds / GiB:.2f} GiB each) but {device_name} has "
+            f"{available / GiB:.1f} GiB free; "
+            + (f"at most {fits} seeds fit" if fits else "not even one seed fits")
+            + " (fewer --seeds, or lower --replay-capacity-per-env, --num-envs or --batch-size)"
+        )
     raise ConfigError(
         f"this config needs about {estimate.total / GiB:.1f} GiB (replay buffer "
         f"{estimate.replay / GiB:.1f} GiB, networks/optimiser/env state "

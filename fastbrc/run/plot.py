@@ -1,7 +1,8 @@
 """`fastbrc plot RUN_DIR [RUN_DIR ...]`: learning curves of runs as a PNG (or PDF/SVG).
 
 The figure has two columns, evaluation return against env steps and against wall-clock
-seconds, and one line per run. Multi-task runs add a row per task (the first row is then
+seconds, and one line per run; a run of several seeds (``--seeds``) draws each seed thin and
+their median thick. Multi-task runs add a row per task (the first row is then
 the mean over tasks); a single-task run of one of those tasks shows in its row too. The
 ±std band of the evaluation episodes shades the first row, and the training episodes' return
 is a faint dashed line. The size and dpi are fixed, so the output's pixel size depends only on
@@ -40,6 +41,8 @@ class Run:
     records: list[dict[str, Any]]
     steps: np.ndarray  # env steps of each record
     wall: np.ndarray  # wall-clock seconds of each record, cumulative over resumes
+    seed: int | None = None  # the member of a --seeds run (None: a single-seed run)
+    group: str = ""  # the run directory's name (every seed of a --seeds run shares it)
 
     def rows(self, key: str) -> list[int]:
         """Indices of the records that hold `key`."""
@@ -96,8 +99,9 @@ def _read_records(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-def load_run(run_dir: str | Path) -> Run:
-    """Read a run directory's config.json and metrics.jsonl."""
+def load_runs(run_dir: str | Path) -> list[Run]:
+    """Read a run directory's config.json and metrics.jsonl: one `Run`, or one per seed of a
+    --seeds run (named ``<run>/seed<s>``)."""
     path = Path(run_dir)
     for name in ("config.json", "metrics.jsonl"):
         if not (path / name).is_file():
@@ -113,15 +117,29 @@ def load_run(run_dir: str | Path) -> Run:
             f"{path} has no evaluation yet (it evaluates every "
             f"{config.eval_every_env_steps:,} env steps)"
         )
-    wall = [_number(record.get("wall_s")) for record in records]
-    return Run(
-        name=path.resolve().name,
-        env=config.env,
-        tasks=config.env_names,
-        records=records,
-        steps=np.array([record["env_steps"] for record in records], dtype=float),
-        wall=_cumulative_wall(wall),
-    )
+    group = path.resolve().name
+    runs = []
+    for seed in config.seeds or (None,):
+        mine = [r for r in records if r.get("seed") == seed]
+        wall = [_number(record.get("wall_s")) for record in mine]
+        runs.append(
+            Run(
+                name=group if seed is None else f"{group}/seed{seed}",
+                env=config.env,
+                tasks=config.env_names,
+                records=mine,
+                steps=np.array([record["env_steps"] for record in mine], dtype=float),
+                wall=_cumulative_wall(wall),
+                seed=seed,
+                group=group,
+            )
+        )
+    return runs
+
+
+def load_run(run_dir: str | Path) -> Run:
+    """A single-seed run directory's `Run` (the first seed of a --seeds run)."""
+    return load_runs(run_dir)[0]
 
 
 def eval_summary(run: Run) -> str:
@@ -160,20 +178,26 @@ def plot_runs(run_dirs: Sequence[str | Path], out: str | Path, *, title: str | N
     path = _check_out(out)
     if not run_dirs:
         raise ConfigError("no run directories to plot")
-    runs = [load_run(run_dir) for run_dir in run_dirs]
-    if len({run.name for run in runs}) < len(runs):  # e.g. seed1/run and seed2/run
-        runs = [replace(r, name=str(d)) for d, r in zip(run_dirs, runs, strict=True)]
+    groups = [load_runs(run_dir) for run_dir in run_dirs]
+    if len({g[0].group for g in groups}) < len(groups):  # e.g. seed1/run and seed2/run
+        groups = [_renamed(g, str(d)) for d, g in zip(run_dirs, groups, strict=True)]
+    runs = [run for group in groups for run in group]
     tasks = list(dict.fromkeys(t for run in runs if len(run.tasks) > 1 for t in run.tasks))
     rows: list[str | None] = [None, *tasks]  # None: the mean over a run's tasks
 
     figure = Figure(figsize=(WIDTH_IN, ROW_HEIGHT_IN * len(rows)), dpi=DPI, layout="constrained")
     axes = figure.subplots(len(rows), 2, squeeze=False)
     if title is None:
-        title = f"{runs[0].name}: {runs[0].env}" if len(runs) == 1 else f"{len(runs)} runs"
+        first = groups[0][0]
+        title = f"{first.group}: {first.env}" if len(groups) == 1 else f"{len(groups)} runs"
     figure.suptitle(title)
     for row, task in enumerate(rows):
-        for index, run in enumerate(runs):
-            _plot_run(axes[row], run, task, color=f"C{index % 10}")
+        for index, group in enumerate(groups):
+            color = f"C{index % 10}"
+            if len(group) == 1:
+                _plot_run(axes[row], group[0], task, color=color)
+            else:
+                _plot_seeds(axes[row], group, task, color=color)
         what = "mean eval return over tasks" if task is None and tasks else "eval return"
         for column, xlabel in enumerate(("env steps", "wall-clock seconds")):
             ax = axes[row][column]
@@ -181,7 +205,8 @@ def plot_runs(run_dirs: Sequence[str | Path], out: str | Path, *, title: str | N
             ax.set_xlabel(xlabel)
             ax.set_ylabel("episode return")
             ax.grid(alpha=0.3)
-        note = "dashed: training episodes" if row == 0 else None
+        dashed = any(len(group) == 1 for group in groups)  # seeds draw no training lines
+        note = "dashed: training episodes" if row == 0 and dashed else None
         axes[row][0].legend(fontsize=8, loc="best", title=note, title_fontsize=7)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -212,6 +237,47 @@ def _plot_run(axes: Sequence[Any], run: Run, task: str | None, color: str) -> No
             ax.plot(x[train_rows], train, color=color, linestyle="--", linewidth=1, alpha=0.4)
 
 
+def _renamed(group: list[Run], name: str) -> list[Run]:
+    return [
+        replace(r, group=name, name=name if r.seed is None else f"{name}/seed{r.seed}")
+        for r in group
+    ]
+
+
+def _plot_seeds(axes: Sequence[Any], group: list[Run], task: str | None, color: str) -> None:
+    """A --seeds run's lines in a row's two panels: each seed thin, their median thick (at
+    the env steps where every seed was evaluated together)."""
+    key = group[0].return_key("eval", task)
+    if key is None:
+        return
+    by_step: dict[float, list[float]] = {}
+    wall_at: dict[float, float] = {}
+    for index, run in enumerate(group):
+        rows = run.rows(key)
+        values = run.column(key, rows)
+        for ax, x in zip(axes, (run.steps, run.wall), strict=True):
+            label = f"{len(group)} seeds, each" if index == 0 else None
+            ax.plot(x[rows], values, color=color, linewidth=0.8, alpha=0.35, label=label)
+        for step, wall, value in zip(run.steps[rows], run.wall[rows], values, strict=True):
+            by_step.setdefault(step, []).append(value)
+            wall_at.setdefault(step, wall)
+    steps = np.array(sorted(by_step))
+    median = np.array(
+        [np.nanmedian(by_step[s]) if np.isfinite(by_step[s]).any() else np.nan for s in steps]
+    )
+    name = group[0].group if task is None else f"{group[0].group}: {task}"
+    for ax, x in zip(axes, (steps, np.array([wall_at[s] for s in steps])), strict=True):
+        ax.plot(
+            x,
+            median,
+            color=color,
+            linewidth=2.5,
+            marker="o",
+            markersize=3,
+            label=f"{name} (median)",
+        )
+
+
 def plot_main(argv: list[str]) -> int:
     """`fastbrc plot`: 0 when the figure is written, 2 (and a one-line error) on bad input."""
     parser = Parser(
@@ -238,5 +304,6 @@ def plot_main(argv: list[str]) -> int:
     count = len(args.run_dirs)
     print(f"fastbrc: wrote {path} ({count} run{'s' if count != 1 else ''})")
     for run_dir in args.run_dirs:  # read again: plot_runs has checked them
-        print(f"  {eval_summary(load_run(run_dir))}")
+        for run in load_runs(run_dir):
+            print(f"  {eval_summary(run)}")
     return 0

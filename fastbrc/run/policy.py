@@ -4,9 +4,13 @@ Neither builds the trainer: a run's networks, observation normaliser and env spe
 `Agent`) and the restored parameters are all inference needs; evaluation adds its envs.
 
 Both read the run's config.json and one checkpoint (the newest good one by default); only the
-networks and normalisers are restored, never the replay buffer. They only read: a damaged
-checkpoint is skipped with a warning and left in place (a training run may be writing the
-directory; it moves damaged checkpoints aside itself), and they never take the run's lock.
+networks and normalisers are restored, never the replay buffer. A run of several seeds
+(``--seeds``) is read one member at a time: ``seed`` picks it, by default the seed with the
+best last eval return (`fastbrc.run.members.choose_member`, which says so in one line).
+
+They only read: a damaged checkpoint is skipped with a warning and left in place (a training
+run may be writing the directory; it moves damaged checkpoints aside itself), and they never
+take the run's lock.
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ from fastbrc.config import Config, ConfigError, validate
 from fastbrc.core import normalization as norm
 from fastbrc.core import parallel
 from fastbrc.envs import BatchedEnv
-from fastbrc.learner import Agent, expand_task_metrics, init_state, make_agent, make_envs
+from fastbrc.learner import Agent, expand_task_metrics, init_state, make_agent, make_envs, seeds
 from fastbrc.learner.evaluate import evaluate
 from fastbrc.run.checkpoint import Checkpoints, Restored
+from fastbrc.run.members import choose_member
 
 
 def _read_config(run_dir: Path) -> Config:
@@ -42,19 +47,25 @@ def restore_run(
     checkpoint: int | None = None,
     num_eval_envs: int | None = None,
     warn=print,
+    seed: int | None = None,
 ) -> tuple[Config, Agent, BatchedEnv, Restored]:
-    """The run's config, its agent (networks, normaliser and actor rule, on one device), its
-    evaluation envs and the restored state (without the replay buffer). Nothing of the trainer
-    is built or compiled: the training envs are loaded for their spec, and their reset traced
-    (never run) because the checkpoint's state holds their state."""
+    """The config of the run's member `seed` (a single-seed config; see `choose_member`), its
+    agent (networks, normaliser and actor rule, on one device), its evaluation envs and its
+    restored state (without the replay buffer). Nothing of the trainer is built or compiled:
+    the training envs are loaded for their spec, and their reset traced (never run) because
+    the checkpoint's state holds their state."""
     run_dir = Path(run_dir)
     config = _read_config(run_dir)
     if num_eval_envs is not None:
         config = validate(dataclasses.replace(config, num_eval_envs=num_eval_envs))
-    env, eval_env = make_envs(config.agent, config.num_eval_envs)
+    chosen = choose_member(run_dir, config, seed, say=warn)
+    member = config.member(chosen)
+    env, eval_env = make_envs(member.agent, member.num_eval_envs)
     # inference and evaluation run on one device, whatever the run trained on
-    agent = make_agent(config.agent, env.spec, parallel.make_mesh(1))
-    abstract = jax.eval_shape(functools.partial(init_state, agent, env), jax.random.PRNGKey(0))
+    agent = make_agent(member.agent, env.spec, parallel.make_mesh(1))
+    init = functools.partial(init_state, agent, env)
+    key_init, _ = seeds.run_keys(config.seed, config.seeds)  # the checkpoint's seed axis
+    abstract = jax.eval_shape(jax.vmap(init) if config.multi_seed else init, key_init)
     checkpoints = Checkpoints(run_dir / "checkpoints", keep=config.keep_checkpoints)
     try:
         restored = checkpoints.restore(
@@ -62,7 +73,10 @@ def restore_run(
         )
     finally:
         checkpoints.close()
-    return config, agent, eval_env, restored
+    if config.multi_seed:
+        one = seeds.member(restored.state, config.seeds.index(chosen))
+        restored = dataclasses.replace(restored, state=one)
+    return member, agent, eval_env, restored
 
 
 @struct.dataclass
@@ -110,9 +124,12 @@ class Policy:
         return action.reshape(obs.shape[:-1] + (action.shape[-1],))
 
 
-def load_policy(run_dir: str | Path, checkpoint: int | None = None) -> Policy:
-    """The policy of the run in `run_dir` at `checkpoint` env steps (default: the newest)."""
-    config, agent, _, restored = restore_run(run_dir, checkpoint)
+def load_policy(
+    run_dir: str | Path, checkpoint: int | None = None, seed: int | None = None
+) -> Policy:
+    """The policy of the run in `run_dir` at `checkpoint` env steps (default: the newest); of
+    a --seeds run, the member `seed` (default: the best, said in one line)."""
+    config, agent, _, restored = restore_run(run_dir, checkpoint, seed=seed)
     stats = restored.state.obs_stats
     params = PolicyParams(
         actor_params=restored.state.actor_params,
@@ -142,13 +159,22 @@ def evaluate_run(
     run_dir: str | Path,
     checkpoint: int | None = None,
     num_episodes: int | None = None,
-    seed: int = 0,
+    episode_seed: int = 0,
+    seed: int | None = None,
 ) -> dict[str, Any]:
     """Run one deterministic episode in each of `num_episodes` envs (default: the run's
-    num_eval_envs); return the eval metrics and the checkpoint step."""
-    config, agent, eval_env, restored = restore_run(run_dir, checkpoint, num_eval_envs=num_episodes)
-    run_episodes = jax.jit(functools.partial(evaluate, agent, eval_env))
-    metrics = expand_task_metrics(
-        jax.device_get(run_episodes(restored.state, jax.random.PRNGKey(seed))), config.env_names
+    num_eval_envs), their initial states drawn from `episode_seed`; return the eval metrics,
+    the checkpoint step and the seed of the run's member that was evaluated."""
+    config, agent, eval_env, restored = restore_run(
+        run_dir, checkpoint, num_eval_envs=num_episodes, seed=seed
     )
-    return {"checkpoint": restored.step, **{k: float(v) for k, v in metrics.items()}}
+    run_episodes = jax.jit(functools.partial(evaluate, agent, eval_env))
+    key = jax.random.PRNGKey(episode_seed)
+    metrics = expand_task_metrics(
+        jax.device_get(run_episodes(restored.state, key)), config.env_names
+    )
+    return {
+        "checkpoint": restored.step,
+        "seed": config.seed,
+        **{k: float(v) for k, v in metrics.items()},
+    }

@@ -271,16 +271,16 @@ def render_policy(
     height: int = 240,
     width: int = 320,
     camera: str | int | None = None,
-    seed: int = 0,
+    episode_seed: int = 0,
 ) -> list[Video]:
     """Render `episodes` deterministic episodes per task of `policy` (a `fastbrc.run.policy.Policy`)
     and write one mp4 per task (see `video_paths`); episode ``i`` starts from the reset of
-    ``jax.random.split(PRNGKey(seed), episodes)[i]`` in every task."""
+    ``jax.random.split(PRNGKey(episode_seed), episodes)[i]`` in every task."""
     out = Path(out)
     _check_args(out, episodes, max_steps, height, width)
     config = policy.config
     videos = []
-    keys = jax.random.split(jax.random.PRNGKey(seed), episodes)
+    keys = jax.random.split(jax.random.PRNGKey(episode_seed), episodes)
     for task, path in enumerate(video_paths(out, policy.tasks)):
         name = policy.tasks[task]
         info = env_info(
@@ -382,17 +382,19 @@ def render_run(
     height: int = 240,
     width: int = 320,
     camera: str | int | None = None,
-    seed: int = 0,
+    episode_seed: int = 0,
+    seed: int | None = None,
 ) -> list[Video]:
     """Render the run in `run_dir` at `checkpoint` (default: its newest good one) to `out`
-    (default ``<run_dir>/videos/<env>-<step>.mp4``), one video per task."""
+    (default ``<run_dir>/videos/<env>-<step>.mp4``), one video per task; of a --seeds run, the
+    member `seed` (default: the best)."""
     # cheap checks first: arguments, the run directory, then OpenGL, before the checkpoint
     _check_args(Path(out or "default.mp4"), episodes, max_steps, height, width)
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").exists():
         raise ConfigError(f"{run_dir} is not a fastbrc run directory (no config.json)")
     check_gl()
-    policy = load_policy(run_dir, checkpoint)
+    policy = load_policy(run_dir, checkpoint, seed=seed)
     if out is None:
         out = _default_out(run_dir, policy.config, policy.step)
     return render_policy(
@@ -403,7 +405,7 @@ def render_run(
         height=height,
         width=width,
         camera=camera,
-        seed=seed,
+        episode_seed=episode_seed,
     )
 
 
@@ -414,24 +416,28 @@ def render_checkpoint(
     max_steps: int | None = None,
     height: int = 240,
     width: int = 320,
+    seed: int | None = None,
 ) -> list[Path]:
     """The training loop's video: one episode per task from the checkpoint at `step` env steps,
-    written to ``<run_dir>/videos/<step>.mp4`` (``<step>-<Task>.mp4`` per task)."""
+    written to ``<run_dir>/videos/<step>.mp4`` (``<step>-<Task>.mp4`` per task); a --seeds
+    run's member `seed` to ``<step>-seed<seed>.mp4``."""
     run_dir = Path(run_dir)
+    name = f"{step}.mp4" if seed is None else f"{step}-seed{seed}.mp4"
     videos = render_run(
         run_dir,
-        run_dir / "videos" / f"{step}.mp4",
+        run_dir / "videos" / name,
         checkpoint=step,
         max_steps=max_steps,
         height=height,
         width=width,
+        seed=seed,
     )
     return [video.path for video in videos]
 
 
 RENDER_USAGE = (
     "fastbrc render --run-dir DIR [--out video.mp4] [--checkpoint STEP] [--episodes N] "
-    "[--max-steps N] [--height H] [--width W] [--camera NAME] [--seed S]"
+    "[--max-steps N] [--height H] [--width W] [--camera NAME] [--seed S] [--episode-seed E]"
 )
 
 
@@ -458,7 +464,12 @@ def render_main(argv: list[str]) -> int:
     parser.add_argument("--height", type=int, default=240, help="pixels (even, default 240)")
     parser.add_argument("--width", type=int, default=320, help="pixels (even, default 320)")
     parser.add_argument("--camera", help="model camera name or id (default: the free camera, -1)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the episodes' initial states")
+    parser.add_argument(
+        "--seed", type=int, help="which seed of a --seeds run (default: the best; else the run's)"
+    )
+    parser.add_argument(
+        "--episode-seed", type=int, default=0, help="seed of the episodes' initial states"
+    )
 
     try:
         args = parser.parse_args(argv)
@@ -471,6 +482,7 @@ def render_main(argv: list[str]) -> int:
             height=args.height,
             width=args.width,
             camera=args.camera,
+            episode_seed=args.episode_seed,
             seed=args.seed,
         )
     except (UsageError, RenderError, ConfigError, CheckpointError, EnvLoadError) as error:

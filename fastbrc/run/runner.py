@@ -27,18 +27,13 @@ import jax
 
 from fastbrc.config import Config, ConfigError, check_divisible, validate
 from fastbrc.core import parallel
-from fastbrc.learner import (
-    NONFINITE_CHECKS,
-    TrainFns,
-    expand_task_metrics,
-    make_envs,
-    make_train_fns,
-)
+from fastbrc.learner import NONFINITE_CHECKS, TrainFns, make_envs, make_train_fns, seeds
 from fastbrc.run import compile_options, memory, render, transfer
 from fastbrc.run.background import BackgroundCompile
 from fastbrc.run.checkpoint import CheckpointError, Checkpoints, Restored
 from fastbrc.run.cpu_devices import split_cpu
 from fastbrc.run.logger import MetricsLogger, NullLogger, Progress, import_wandb, read_metric_lines
+from fastbrc.run.members import EVAL_KEY, split_metrics, summary
 from fastbrc.run.rundir import (
     ERROR_LOG,
     RunWriteError,
@@ -196,14 +191,14 @@ def prepare(
     mesh = parallel.make_mesh(config.num_devices)
     check_divisible(config, env.spec.envs_per_task, mesh.size)
     fns = make_train_fns(config.agent, env, eval_env, mesh)
-    key_init, key_eval = jax.random.split(jax.random.PRNGKey(config.seed))
+    key_init, key_eval = seeds.run_keys(config.seed, config.seeds)
     abstract = parallel.with_shardings(jax.eval_shape(fns.init, key_init), fns.state_shardings)
     device = fns.mesh.devices.flat[0]
     need = memory.estimate(
         config, abstract, env.spec.obs_size, env.spec.action_size, num_devices=fns.mesh.size
     )
     where = "this machine" if device.platform == "cpu" else f"each {device.device_kind}"
-    memory.check_fits(need, memory.available_bytes(device), where)
+    memory.check_fits(need, memory.available_bytes(device), where, num_seeds=fns.num_seeds)
     return Prepared(
         config=config,
         run_dir=run_dir,
@@ -356,7 +351,11 @@ def _init_state(
     state = jax.block_until_ready(compiled_init(parallel.on_mesh(p.key_init, p.fns.mesh)))
     seconds["init_run_s"] = time.perf_counter() - tick
     if p.source is not None:
-        state = jax.device_put(transfer.apply(state, p.source.state), p.fns.state_shardings)
+        source = p.source.state
+        if p.fns.num_seeds:  # every seed starts from the source's networks
+            nets = seeds.broadcast((source.actor_params, source.critic_params), p.fns.num_seeds)
+            source = source.replace(actor_params=nets[0], critic_params=nets[1])
+        state = jax.device_put(transfer.apply(state, source), p.fns.state_shardings)
         p.say(
             f"fastbrc: initialised from {p.config.init_from} (checkpoint {p.source.step:,}); "
             "new task embedding, fresh optimiser and buffer"
@@ -369,13 +368,18 @@ def _say_summary(p: Prepared) -> None:
     capacity = config.replay_capacity_per_env * config.num_envs
     on = f"{devices} x {device.device_kind}" if devices > 1 else device.device_kind
     per = " per device" if devices > 1 else ""
+    members = f" x {len(config.seeds)} seeds ({_seed_list(config)})" if config.seeds else ""
     p.say(
-        f"fastbrc: {config.env} | {config.num_envs} envs on {jax.default_backend()} "
+        f"fastbrc: {config.env} | {config.num_envs} envs{members} on {jax.default_backend()} "
         f"({on}) | replay {capacity:,} transitions "
         f"({config.replay_capacity_per_env:,}/env), {_human_bytes(p.need.replay)}{per} | "
         f"estimated peak {_human_bytes(p.need.total)}{per}"
     )
     p.say(f"fastbrc: run directory {p.run_dir}")
+
+
+def _seed_list(config: Config) -> str:
+    return ",".join(map(str, config.seeds))
 
 
 # -------------------------------------------------------------------------------- loop
@@ -397,9 +401,10 @@ class RunLoop:
         )
         self.progress = Progress(p.config.total_env_steps) if p.verbose and p.primary else None
         self.train_s = 0.0
-        self.last_eval: float | None = None
+        self.last_eval: list[float | None] = [None] * len(p.config.seed_list)  # per seed
         self.last_saved = self.resume_from if p.continues else None
         self.evaluations = 0
+        self.seeds = len(p.config.seeds)
 
     def run(self) -> dict[str, Any]:
         record: dict[str, Any] = {}
@@ -419,41 +424,49 @@ class RunLoop:
         finally:
             self.close(failing=sys.exc_info()[0] is not None)
         if "stopped_by" not in record:
+            over = f" (median [min, max] of seeds {_seed_list(self.config)})"
             self.say(
                 f"fastbrc: done, {record.get('env_steps', 0):,} env steps in {self.train_s:.1f} "
                 f"s training + {self.s.compile_s:.1f} s compile; final eval return "
-                f"{self.last_eval}"
+                f"{summary(self.last_eval)}{over if self.config.multi_seed else ''}"
             )
         record["run_dir"] = str(self.p.run_dir)
         record["trace_counts"] = dict(self.p.fns.trace_counts)
         return record
 
     def step(self, index: int, stop: StopRequest) -> dict[str, Any]:
-        """One chunk and its hooks; the record gains "stopped_by" when the run stops here."""
+        """One chunk and its hooks; the record gains "stopped_by" when the run stops here. A
+        --seeds run logs one record per seed and returns the first with all of them under
+        "seeds"."""
         config, per_chunk = self.config, self.per_chunk
         tick = time.perf_counter()
         self.s.state, metrics = self.s.chunk(self.s.state)
-        metrics = expand_task_metrics(jax.device_get(metrics), config.env_names)
+        members = split_metrics(jax.device_get(metrics), config)
         chunk_s = time.perf_counter() - tick
         self.train_s += chunk_s
         env_steps = (index + 1) * per_chunk
-        record = {"env_steps": env_steps, **metrics}
-        bad = int(metrics["train/nonfinite"])
+        bad = [int(m["train/nonfinite"]) for m in members]
         out_of_time = bool(config.max_wall_s) and self.wall_s() >= config.max_wall_s
         last_chunk = index == config.num_chunks - 1 or out_of_time
-        if not bad and (last_chunk or _crossed(env_steps, per_chunk, config.eval_every_env_steps)):
-            record.update(self.evaluate(index))
-        record.update(
-            {
-                "wall_s": self.wall_s(),
-                "perf/train_s": self.train_s,
-                "perf/compile_s": self.s.compile_s,
-                "perf/env_steps_per_s": per_chunk / chunk_s,
-                "perf/updates_per_s": float(metrics["train/critic_updates"]) / chunk_s,
-            }
-        )
-        record = self.logger.write(record)
-        if bad:
+        if not any(bad) and (
+            last_chunk or _crossed(env_steps, per_chunk, config.eval_every_env_steps)
+        ):
+            for member, evaluation in zip(members, self.evaluate(index), strict=True):
+                member.update(evaluation)
+        perf = {
+            "wall_s": self.wall_s(),
+            "perf/train_s": self.train_s,
+            "perf/compile_s": self.s.compile_s,
+            "perf/env_steps_per_s": per_chunk / chunk_s,  # each seed's
+            "perf/updates_per_s": float(members[0]["train/critic_updates"]) / chunk_s,
+        }
+        records = [
+            self.logger.write(
+                {"env_steps": env_steps, **({"seed": s} if config.multi_seed else {}), **m, **perf}
+            )
+            for s, m in zip(config.seed_list, members, strict=True)
+        ]
+        if any(bad):
             self.diverged(bad, env_steps)
         self.report_progress(env_steps, chunk_s)
         if (
@@ -462,8 +475,9 @@ class RunLoop:
             or _crossed(env_steps, per_chunk, config.checkpoint_every)
         ):
             self.checkpoint(index + 1)
-        if self.p.videos and "eval/episode_return" in record:
+        if self.p.videos and EVAL_KEY in records[0]:
             self.video(index + 1, env_steps)
+        record = {**records[0], "seeds": records} if config.multi_seed else records[0]
         if stop.signal_name:
             self.stopped_by_signal(stop.signal_name, env_steps)
             record["stopped_by"] = stop.signal_name
@@ -476,8 +490,9 @@ class RunLoop:
         return time.perf_counter() - self.s.start_time
 
     # ----------------------------------------------------------------------- the hooks
-    def evaluate(self, index: int) -> dict[str, Any]:
-        """The deterministic policy's eval metrics (the first call waits for the compile)."""
+    def evaluate(self, index: int) -> list[dict[str, Any]]:
+        """The deterministic policy's eval metrics, per seed (the first call waits for the
+        compile)."""
         compiled = self.s.evaluate.result()
         if self.evaluations == 0:
             self.say(
@@ -486,15 +501,19 @@ class RunLoop:
                 f"{self.s.evaluate.waited:.1f} s for it)"
             )
         # the key on the mesh, where the compiled evaluation expects it
-        key = parallel.on_mesh(jax.random.fold_in(self.p.key_eval, index), self.p.fns.mesh)
-        metrics = expand_task_metrics(
-            jax.device_get(compiled(self.s.state, key)), self.config.env_names
-        )
-        self.last_eval = float(metrics["eval/episode_return"])
+        key = parallel.on_mesh(seeds.eval_key(self.p.key_eval, index), self.p.fns.mesh)
+        members = split_metrics(jax.device_get(compiled(self.s.state, key)), self.config)
+        self.last_eval = [float(m[EVAL_KEY]) for m in members]
         self.evaluations += 1
-        return {**metrics, "perf/eval_compile_s": self.s.evaluate.seconds}
+        return [{**m, "perf/eval_compile_s": self.s.evaluate.seconds} for m in members]
 
-    def diverged(self, bad: int, env_steps: int) -> None:
+    def diverged(self, bad: list[int], env_steps: int) -> None:
+        """Stop the run: `bad` holds each seed's non-finite check (0: finite)."""
+        first = next(b for b in bad if b)
+        culprits = [s for s, b in zip(self.config.seed_list, bad, strict=True) if b]
+        which = ""
+        if self.config.multi_seed:
+            which = f"seed{'s' if len(culprits) > 1 else ''} {', '.join(map(str, culprits))}: "
         kept = (
             f"the last good checkpoint ({self.last_saved:,} env steps) is kept in "
             f"{self.s.checkpoints.directory}"
@@ -502,7 +521,7 @@ class RunLoop:
             else "no checkpoint was saved before it"
         )
         raise TrainingDiverged(
-            f"training diverged: {NONFINITE_CHECKS[bad - 1]} became non-finite in "
+            f"training diverged: {which}{NONFINITE_CHECKS[first - 1]} became non-finite in "
             f"the chunk ending at env step {env_steps:,}; {kept}; lower the "
             "learning rates or the reward scale"
         )
@@ -511,7 +530,9 @@ class RunLoop:
         if self.progress:
             rate = (env_steps - self.resume_from) / self.train_s
             eta = (self.config.total_env_steps - env_steps) / max(rate, 1e-9)
-            self.progress.update(env_steps, self.per_chunk / chunk_s, self.last_eval, eta)
+            self.progress.update(
+                env_steps, self.per_chunk / chunk_s, summary(self.last_eval), eta, self.seeds
+            )
 
     def checkpoint(self, chunk_index: int) -> None:
         env_steps = chunk_index * self.per_chunk
@@ -543,8 +564,15 @@ class RunLoop:
         if self.last_saved != env_steps:
             self.checkpoint(chunk_index)
         tick = time.perf_counter()
+        best = max(  # the best seed of this evaluation
+            zip(self.config.seed_list, self.last_eval, strict=True),
+            key=lambda pair: -float("inf") if pair[1] is None else pair[1],
+        )[0]
+        seed = best if self.config.multi_seed else None
         try:
-            paths = render.render_checkpoint(self.p.run_dir, env_steps, max_steps=VIDEO_MAX_STEPS)
+            paths = render.render_checkpoint(
+                self.p.run_dir, env_steps, max_steps=VIDEO_MAX_STEPS, seed=seed
+            )
         except Exception as error:  # noqa: BLE001 - a video must never end a training run
             self.say(f"fastbrc: warning: no video at {env_steps:,} env steps: {error}")
             return

@@ -49,6 +49,12 @@ def source_config(config: Config) -> Config:
 def prepare(config: Config) -> Config:
     """`config` with the source run's architecture checked and its input sizes applied."""
     source = source_config(config)
+    if source.multi_seed:
+        raise ConfigError(
+            f"--init-from {config.init_from}: that run trained seeds "
+            f"{','.join(map(str, source.seeds))} in one program; transfer starts from a "
+            "single-seed run"
+        )
     if source.conditioning != "embedding":
         raise ConfigError(
             f"--init-from {config.init_from}: that run has no task embeddings "
