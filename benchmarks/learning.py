@@ -25,11 +25,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from common import ROOT  # noqa: F401  (benchmarks/common.py: puts the repository on sys.path)
+
+from fastbrc.presets import PROFILES
+
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default="HumanoidWalk")
-    parser.add_argument("--profile", choices=("auto", "cpu", "gpu"), default="auto")
+    parser.add_argument("--profile", choices=PROFILES, default="auto")
     parser.add_argument("--total-env-steps", type=int, default=None, help="default: preset")
     parser.add_argument("--eval-every-env-steps", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
@@ -91,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     from fastbrc.run.members import records_by_seed
     from fastbrc.run.runner import train
 
-    if args.profile != "gpu":
+    if not args.profile.startswith("gpu"):
         split_cpu(requested(args.env, overrides))  # before JAX starts (cpu_devices.py)
     backend = jax.default_backend()
     profile = resolve_profile(args.profile, backend)

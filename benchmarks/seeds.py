@@ -4,11 +4,12 @@
     python benchmarks/seeds.py --env HumanoidWalk --num-seeds 1,2,4 --iterations 20
 
 **Equality.** A run of ``--equality-seeds`` seeds in one program against the single-seed run of
-each seed, from the keys the trainer draws (`fastbrc.learner.seeds.run_keys`), for
-``--equality-chunks`` chunks and one evaluation: the largest absolute and relative difference
-over every chunk metric, the evaluation's metrics and every leaf of the final train state, and
-whether each member is bit-identical. (A vmapped reduction may sum in another order, so
-float32 rounding can differ: the JSON says by how much.)
+each seed, from the keys the trainer draws (`fastbrc.learner.seeds.run_keys`): after init,
+after a first chunk that only collects, after ``--equality-chunks`` - 1 chunks that learn (each
+``--equality-iterations`` long) and for one evaluation, the largest absolute and relative
+difference over the train state's leaves and the metrics, and how many leaves are
+bit-identical. (A vmapped reduction may sum in another order, so float32 rounding can differ,
+and learning grows it: the JSON says by how much, step by step.)
 
 **Cost.** For each N of ``--num-seeds`` (1 is the plain single-seed program), the preset of
 ``--env``/``--profile`` learning from the first iteration: compile time of init and the chunk,
@@ -38,18 +39,21 @@ from machine import machine_info, result_path
 
 from fastbrc.config import Config
 from fastbrc.learner import build, seeds
-from fastbrc.presets import preset, resolve_profile
+from fastbrc.presets import PROFILES, preset, resolve_profile
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default="CartpoleBalance")
-    parser.add_argument("--profile", choices=("auto", "cpu", "gpu"), default="auto")
+    parser.add_argument("--profile", choices=PROFILES, default="auto")
     parser.add_argument("--num-seeds", default="1,2,4,8", help="seed counts, comma-separated")
     parser.add_argument("--iterations", type=int, default=None, help="iterations per chunk")
     parser.add_argument("--repeats", type=int, default=3, help="timed chunks per size")
     parser.add_argument("--equality-seeds", type=int, default=3, help="0 skips the equality")
     parser.add_argument("--equality-chunks", type=int, default=3)
+    parser.add_argument(
+        "--equality-iterations", type=int, default=5, help="iterations per equality chunk"
+    )
     parser.add_argument(
         "--override", action="append", default=[], metavar="FIELD=VALUE", help="config field"
     )
@@ -223,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     out = args.out or result_path(f"seeds-{args.env}", info)
     if args.equality_seeds:
-        result["equality"] = equality(config, args.equality_seeds, args.equality_chunks)
+        short = dataclasses.replace(config, iterations_per_chunk=args.equality_iterations)
+        result["equality"] = equality(short, args.equality_seeds, args.equality_chunks)
         write_result(out, result)
     rows = []
     for count in args.num_seeds:

@@ -18,13 +18,13 @@ from pathlib import Path
 # the light modules only: jax (and what imports it) is imported inside the commands, after
 # the argument checks, so that --help and bad flags answer at once
 from fastbrc.config import RESUMABLE_FIELDS, Config, ConfigError
-from fastbrc.presets import describe, preset, resolve_profile
+from fastbrc.presets import PROFILES, describe, preset, resolve_profile
 from fastbrc.run.args import Parser, UsageError, fail, seed_flags, tyro_cli
 from fastbrc.run.cpu_devices import requested, split_cpu
 
 __all__ = ["USAGE", "UsageError", "eval_main", "main", "train_main"]
 
-USAGE = """usage: fastbrc train [--env NAME] [--profile auto|gpu|cpu] [--CONFIG-FIELD VALUE ...]
+USAGE = """usage: fastbrc train [--env NAME] [--profile PROFILE] [--CONFIG-FIELD VALUE ...]
        fastbrc train ... --seeds 0,1,2,3 (or --num-seeds N [--seed FIRST])
        fastbrc train --resume RUN_DIR [--total-env-steps N ...]
        fastbrc train ... --coordinator-address HOST:PORT --num-processes N --process-id I
@@ -34,7 +34,9 @@ USAGE = """usage: fastbrc train [--env NAME] [--profile auto|gpu|cpu] [--CONFIG-
        fastbrc render --run-dir RUN_DIR [--out video.mp4] [--checkpoint STEP] [--max-steps N]
 
 commands:
-  train    train an agent (see `fastbrc train --help` for every field); --overwrite replaces
+  train    train an agent (see `fastbrc train --help` for every field); --profile picks the
+           preset: auto (cpu without an accelerator, else gpu), gpu, gpu-fasttd3 (FastTD3's
+           recipe sizes) or cpu; --overwrite replaces
            the run in --run-dir, --resume continues it from its newest good checkpoint;
            --seeds trains several seeds in one compiled program (one run directory);
            the envs are split over every device (--num-devices); for several hosts run one
@@ -91,7 +93,7 @@ def _resume_config(run_dir: Path, rest: list[str]):
 def train_main(argv: list[str]) -> int:
     pre = Parser(add_help=False)
     pre.add_argument("--env")
-    pre.add_argument("--profile", choices=("auto", "gpu", "cpu"))
+    pre.add_argument("--profile", choices=PROFILES)
     pre.add_argument("--resume", metavar="RUN_DIR")
     pre.add_argument("--overwrite", action="store_true")
     # multi-host (jax.distributed): one process per host, all with the same flags
@@ -108,7 +110,8 @@ def train_main(argv: list[str]) -> int:
 
     import jax  # after the argument checks: importing jax takes a while
 
-    if not known.resume and known.profile != "gpu":  # (a resumed run's is set in `prepare`)
+    gpu = (known.profile or "").startswith("gpu")
+    if not known.resume and not gpu:  # (a resumed run's CPU devices are set in `prepare`)
         split_cpu(requested(known.env or Config.env, rest))
 
     if (
@@ -145,8 +148,8 @@ def train_main(argv: list[str]) -> int:
                 defaults,
                 rest,
                 f"Train with the '{profile}' preset of {env}; flags override it. "
-                "--profile auto|gpu|cpu picks the hardware profile (auto: cpu when JAX sees no "
-                "accelerator).",
+                "--profile auto|gpu|gpu-fasttd3|cpu picks the hardware profile (auto: cpu when "
+                "JAX sees no accelerator; gpu-fasttd3: FastTD3's recipe sizes).",
             )
             if config.seeds:  # --seed says nothing more; keep config.json plain
                 config = dataclasses.replace(config, seed=config.seeds[0])

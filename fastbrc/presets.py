@@ -20,7 +20,20 @@ from typing import Any, Literal
 
 from fastbrc.config import Config, ConfigError
 
-Profile = Literal["auto", "gpu", "cpu"]
+Profile = Literal["auto", "gpu", "gpu-fasttd3", "cpu"]
+PROFILES: tuple[str, ...] = ("auto", "gpu", "gpu-fasttd3", "cpu")  # --profile's choices
+
+# FastTD3's Playground recipe (Seo et al. 2025, fast_td3/hyperparams.py): the GPU profile's
+# sizes today. `--profile gpu-fasttd3` keeps it by name for comparison once the GPU profile
+# takes the recipe a measured sweep chooses (docs/recipe.md; issue 32).
+FASTTD3_RECIPE: dict[str, Any] = dict(
+    num_envs=1024,
+    batch_size=32_768,
+    updates_per_iteration=2,
+    critic_width=1024,
+    critic_depth=2,
+    critic_bf16=False,
+)
 
 # Applied on top of Config's defaults (which are FastTD3's Playground/GPU settings).
 _CPU_PROFILE: dict[str, Any] = dict(
@@ -204,16 +217,23 @@ def _family_tasks(family: str) -> tuple[str, ...]:
     return tasks
 
 
-def resolve_profile(profile: Profile, backend: str) -> Literal["gpu", "cpu"]:
+def resolve_profile(profile: Profile, backend: str) -> Literal["gpu", "gpu-fasttd3", "cpu"]:
     """'auto' picks 'cpu' when JAX's default backend is the CPU, else 'gpu'."""
     if profile == "auto":
         return "cpu" if backend == "cpu" else "gpu"
     return profile
 
 
-def preset(env: str, profile: Literal["gpu", "cpu"]) -> Config:
+def preset(env: str, profile: Literal["gpu", "gpu-fasttd3", "cpu"]) -> Config:
     """The tuned Config for `env`: a task, "A,B" (several tasks: the first task's entry plus
-    per-task reward normalisation), or a family name from FAMILIES."""
+    per-task reward normalisation), or a family name from FAMILIES. 'gpu-fasttd3' is the GPU
+    profile with FastTD3's recipe sizes (a family: per task)."""
+    if profile == "gpu-fasttd3":
+        config = preset(env, "gpu")
+        tasks = len(config.env_names)
+        recipe = {k: v * tasks if k in ("num_envs", "batch_size") else v
+                  for k, v in FASTTD3_RECIPE.items()}  # fmt: skip
+        return dataclasses.replace(config, **recipe)
     family = env if env in FAMILIES else None
     if family:
         env = ",".join(_family_tasks(family))
