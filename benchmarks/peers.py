@@ -162,7 +162,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import common  # benchmarks/common.py
 import fasttd3_adapter  # benchmarks/ (imports no torch at module level)
+
+from fastbrc.presets import PROFILES  # no jax: the parent never initialises an accelerator
 
 HERE = Path(__file__).resolve().parent
 RESULTS_DIR = HERE / "results"
@@ -244,6 +247,13 @@ DEFINITIONS = {
 }
 
 
+# The fields of fastbrc's config the harness sets itself (--fastbrc-override cannot)
+FASTBRC_PROTOCOL_FIELDS = (
+    "run_dir seed impl total_env_steps max_wall_s eval_every_env_steps num_eval_envs "
+    "episode_length action_repeat checkpoint_every keep_checkpoints save_buffer"
+).split()
+
+
 class UsageError(ValueError):
     """A bad argument: one line for the user, exit status 2."""
 
@@ -308,7 +318,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="divide both Brax configs' num_envs and batch_size by this (default: 16 on the "
         "CPU, 1 on an accelerator); 'brax_sac=A,brax_ppo=B' scales them differently",
     )
-    parser.add_argument("--profile", choices=("auto", "cpu", "gpu"), default="auto")
+    parser.add_argument("--profile", choices=PROFILES, default="auto")
     parser.add_argument("--evals", type=int, default=DEFAULT_EVALS, help="evals per budget")
     parser.add_argument("--sps", default="", help="env steps/s estimates: trainer=rate,...")
     parser.add_argument("--threshold", type=float, default=None)
@@ -320,6 +330,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=None,
         help="FastTD3 checkout at commit 229ed59 (default: $FASTTD3_SRC, else "
         "../shared/peers/FastTD3-229ed59 beside the repository)",
+    )
+    parser.add_argument(
+        "--fastbrc-override",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="a config field of fastbrc's preset (e.g. a recipe the GPU sweep chose); repeatable",
     )
     parser.add_argument("--worker", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument(
@@ -341,6 +358,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         raise UsageError("--num-eval-envs and --evals must be >= 1")
     args.scale = parse_scale(args.scale)
     args.sps_overrides = parse_sps(args.sps)
+    from fastbrc.config import Config
+
+    reserved = {name: "(the harness's protocol)" for name in FASTBRC_PROTOCOL_FIELDS}
+    try:  # checked now, applied in the worker
+        common.config_overrides(Config, args.fastbrc_override, "--fastbrc-override", reserved)
+    except common.UsageError as error:
+        raise UsageError(str(error)) from None
     return args
 
 
@@ -845,18 +869,22 @@ def run_brax(spec: dict[str, Any]) -> dict[str, Any]:
 def run_fastbrc(spec: dict[str, Any]) -> dict[str, Any]:
     import jax
 
+    from fastbrc.config import Config
     from fastbrc.presets import preset, resolve_profile
     from fastbrc.run.cpu_devices import split_cpu
     from fastbrc.run.runner import train
 
     env_name = spec["env"]
-    if spec["profile"] != "gpu":  # the CPU preset's CPU devices, before JAX starts
+    if not spec["profile"].startswith("gpu"):  # the CPU preset's CPU devices, before JAX
         split_cpu(preset(env_name, "cpu").cpu_devices)
     protocol = eval_protocol(env_name)
     profile = resolve_profile(spec["profile"], jax.default_backend())
     base = preset(env_name, profile)
     interval = max(1, round(spec["sps"] * spec["budget_s"] / spec["evals"]))
     overrides: dict[str, Any] = dict(TINY["fastbrc"]) if spec["tiny"] else {}
+    overrides.update(
+        common.config_overrides(Config, spec.get("fastbrc_override", []), "--fastbrc-override")
+    )
     overrides.update(
         run_dir=spec["run_dir"],
         seed=spec["seed"],
@@ -1165,6 +1193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "sps": sps[name],
                 "run_dir": str(run_root / f"fastbrc-{args.env}-{stamp}"),
                 "fasttd3_src": args.fasttd3_src,
+                "fastbrc_override": args.fastbrc_override,
             }
             skip = fasttd3_skip_reason(args.fasttd3_src) if name == "fasttd3" else None
             if skip:

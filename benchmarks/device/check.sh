@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The GPU device check: fastbrc on the lent GPU machine, in calls of at most 5 minutes.
 #
+#   bash benchmarks/device/check.sh queue        # the experiment queue (issue 32): the next
+#                                                #    experiments not yet committed, as many as
+#                                                #    fit BUDGET_S (default 540 s): queue.py
 #   bash benchmarks/device/check.sh throughput   # 1. throughput sweep (about 4-5 min)
 #   bash benchmarks/device/check.sh learning     # 2. a 210 s HumanoidWalk learning run
 #   bash benchmarks/device/check.sh all --small  # the CPU rehearsal: both, sizes shrunk
@@ -35,13 +38,13 @@ step=${1:-}
 small=0
 [[ "${2:-}" == "--small" ]] && small=1
 case "$step" in
-    throughput | learning | all | fasttd3 | profile) ;;
-    *) echo "check.sh: usage: check.sh throughput|learning|all|fasttd3|profile [--small]" >&2; exit 2 ;;
+    queue | throughput | learning | all | fasttd3 | profile) ;;
+    *) echo "check.sh: usage: check.sh queue|throughput|learning|all|fasttd3|profile [--small]" >&2; exit 2 ;;
 esac
 
 PYTHON=${PYTHON:-python3}
 SITE=${SITE:-/tmp/fastbrc-site}
-BUDGET_S=${BUDGET_S:-$( ((small)) && echo 900 || echo 270)}  # the CPU compiles slower
+BUDGET_S=${BUDGET_S:-$( ((small)) && echo 900 || { [[ $step == queue ]] && echo 540 || echo 270; })}  # the CPU compiles slower
 out=${OUT:-runs/device-check}
 mkdir -p "$out"
 # everything this step prints also goes to $out, so a call cut off by its time limit still
@@ -176,7 +179,22 @@ run_profile() {
         --profile gpu "${sizes[@]}" --out "$out" || status=1
 }
 
+run_queue() {
+    # the FastTD3 bundle, for the queue's FastTD3 experiment (installed once, like step 3)
+    local ft=benchmarks/device/fasttd3
+    if [[ -f "$ft/MANIFEST.json" ]] && ! cmp -s "$ft/MANIFEST.json" "$SITE/.fasttd3-manifest.json" 2>/dev/null; then
+        "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+            --target "$SITE" "$ft"/wheels/*.whl >/dev/null 2>&1 \
+            && cp "$ft/MANIFEST.json" "$SITE/.fasttd3-manifest.json"
+    fi
+    "$PYTHON" benchmarks/device/placeholder_meshes.py >&2 || status=1
+    say "queue: ${BUDGET_S} s"
+    FASTTD3_PYTHON=${FASTTD3_PYTHON:-$PYTHON} "$PYTHON" benchmarks/device/gpu_queue.py \
+        --budget-s "$BUDGET_S" --out "$out" $( ((small)) && echo --small ) || status=1
+}
+
 case "$step" in
+    queue) run_queue ;;
     profile) run_profile ;;
     throughput) run_throughput ;;
     learning) run_learning ;;
