@@ -161,7 +161,7 @@ device-rehearsal: $(GPU_STAMP)  ## the GPU check's commands, shrunk, on this CPU
 
 # ------------------------------------------------------------------ Docker image, built
 # Not part of `make test`: needs root, podman, buildah, mmdebstrap and runc (Debian packages)
-# and about 25 GB of disk; downloads Debian packages and PyPI wheels. See docs/docker.md.
+# and about 15 GB of disk; downloads Debian packages and PyPI wheels. See docs/docker.md.
 docker-check:  ## build the Docker image with podman on a Debian base, train CartpoleBalance in it as uid 1000
 	python3 benchmarks/docker_check.py $(ARGS)
 
