@@ -55,6 +55,11 @@ def test_a_driver_picks_cuda12_for_train_and_test(tmp_path):
     for target in ("train", "test-main"):
         (sync,) = syncs(dry_run(tmp_path, target, nvidia_smi=True))
         assert "--extra cuda12" in sync, sync
+    # ... and the suite itself still runs on the CPU (it is written for one)
+    (pytest,) = [
+        line for line in dry_run(tmp_path, "test-main").splitlines() if "bin/pytest " in line
+    ]
+    assert pytest.startswith("JAX_PLATFORMS=cpu ")
 
 
 def test_extras_given_wins(tmp_path):
@@ -89,5 +94,6 @@ def test_train_picks_the_task_by_backend_and_names_the_gpu_command(tmp_path):
     out = dry_run(tmp_path, "train", "EXTRAS=")
     assert "env=WalkerWalk" in out and "--max-wall-s 600" in out and "env=HumanoidWalk" in out
     assert "--env HumanoidWalk --profile gpu" in out
+    assert 'WalkerWalk|HumanoidWalk) camera="--camera side"' in out  # a camera that follows
     out = dry_run(tmp_path, "train", "EXTRAS=", "TRAIN_ENV=CheetahRun")
     assert "env=CheetahRun" in out
