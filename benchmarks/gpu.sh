@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # One command for a GPU owner to reproduce fastbrc's published GPU numbers.
 #
-#   bash benchmarks/gpu.sh                 # from a checkout after `uv sync --extra cuda`
+#   bash benchmarks/gpu.sh                 # from a checkout after `uv sync --extra cuda12`
 #   docker run --gpus all --entrypoint bash -v "$PWD/results:/opt/fastbrc/benchmarks/results" \
-#       fastbrc benchmarks/gpu.sh          # in the Docker image
+#       fastbrc /opt/fastbrc/benchmarks/gpu.sh     # in the Docker image (runs in /work)
 #
 # Writes JSON (and the runs' metrics) with the GPU's name in the file names:
 #   1. benchmarks/results/throughput-gpu-<device>.json   fused trainer vs its parts vs a
-#      Python loop, HumanoidWalk at 1024 / 4096 / 8192 envs (the README's throughput table)
+#      Python loop, HumanoidWalk at 1024 / 4096 / 8192 envs (docs/results.md's throughput)
 #   2. benchmarks/results/learning-HumanoidWalk-gpu-<device>.json   a timed learning run of
 #      the GPU preset: eval return against wall-clock and env steps
 #   3. the same for G1JoystickFlatTerrain when MuJoCo Menagerie is present (always in the
@@ -30,7 +30,7 @@ export XLA_PYTHON_CLIENT_PREALLOCATE=${XLA_PYTHON_CLIENT_PREALLOCATE:-false}
 
 backend=$("$PYTHON" -c 'import jax; print(jax.default_backend())')
 if [[ "$backend" != "gpu" ]]; then
-    echo "gpu.sh: JAX sees no GPU (backend: $backend); install the CUDA extra (uv sync --extra cuda) or use the Docker image" >&2
+    echo "gpu.sh: JAX sees no GPU (backend: $backend); install the CUDA extra (uv sync --extra cuda12, or cuda13 for driver R580+) or use the Docker image" >&2
     exit 2
 fi
 gpus=$("$PYTHON" -c 'import jax; print(jax.device_count())')

@@ -129,6 +129,7 @@ def train_main(argv: list[str]) -> int:
 
     from fastbrc.envs import EnvLoadError
     from fastbrc.run.checkpoint import CheckpointError
+    from fastbrc.run.gpu_check import warn_if_gpu_unused
     from fastbrc.run.runner import RunWriteError, TrainingDiverged, train
 
     try:
@@ -141,6 +142,7 @@ def train_main(argv: list[str]) -> int:
             config = _resume_config(Path(known.resume), rest)
         else:
             env = known.env or Config.env
+            warn_if_gpu_unused(jax.default_backend())  # a driver, but JAX on the CPU: one line
             profile = resolve_profile(known.profile or "auto", jax.default_backend())
             defaults = preset(env, profile)
             config = tyro_cli(

@@ -28,8 +28,8 @@ def test_gpu_script_refuses_a_machine_without_a_gpu():
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "gpu.sh: JAX sees no GPU (backend: cpu); install the CUDA extra (uv sync --extra cuda) "
-        "or use the Docker image"
+        "gpu.sh: JAX sees no GPU (backend: cpu); install the CUDA extra (uv sync --extra cuda12, "
+        "or cuda13 for driver R580+) or use the Docker image"
     ]
     assert sorted(results.iterdir()) == before  # nothing ran, nothing written
 

@@ -130,8 +130,10 @@ def test_no_torch_is_one_line_and_recorded_as_skipped(tmp_path):
 def _fasttd3_env_unavailable() -> str | None:
     if os.environ.get("FASTTD3_PYTHON"):
         return None
-    if not (SRC / "fast_td3").is_dir():
-        return f"no FastTD3 checkout at {SRC}"
+    try:
+        fasttd3_adapter.find_source()  # $FASTTD3_SRC, else SRC
+    except fasttd3_adapter.SourceError as error:
+        return f"{error}: put that checkout there (or name it with FASTTD3_SRC=DIR) to run it"
     if not (os.environ.get("PY311") or shutil.which("python3.11")):
         return "no Python 3.11 for FastTD3's environment (torch's CPU wheel is cp311)"
     return None
