@@ -530,6 +530,8 @@ class RunLoop:
         if self.progress:
             rate = (env_steps - self.resume_from) / self.train_s
             eta = (self.config.total_env_steps - env_steps) / max(rate, 1e-9)
+            if self.config.max_wall_s:  # the wall-clock budget may end the run first
+                eta = min(eta, max(self.config.max_wall_s - self.wall_s(), 0.0))
             self.progress.update(
                 env_steps, self.per_chunk / chunk_s, summary(self.last_eval), eta, self.seeds
             )
