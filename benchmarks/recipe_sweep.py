@@ -171,7 +171,8 @@ def update_row(args: argparse.Namespace, batch: int, critic: Critic) -> dict[str
 
 
 def fused_row(args: argparse.Namespace, recipe: Recipe, profile: ThroughputProfile) -> dict:
-    config = _base(args, recipe.num_envs, **recipe.overrides())
+    sizes = recipe.overrides()
+    config = _base(args, sizes.pop("num_envs"), **sizes)
     fns = build(config)
     state = filled_state(fns, jax.random.PRNGKey(2))
     timing, compile_s, _ = bench_fused(fns, state, args.repeats)
