@@ -247,6 +247,10 @@ class RunConfig:
     """Where config.json, metrics.jsonl and TensorBoard files go (default runs/<env>-<time>)."""
     total_env_steps: int = 20_000_000
     """Stop after this many environment steps (summed over all envs)."""
+    stop_at_return: float | None = None
+    """Stop at the end of the first evaluation at which every seed's eval return reached this
+    (saving there); None: train on. A run that stopped there is resumed past it with a larger
+    value or --stop-at-return None."""
     max_wall_s: float = 0.0
     """Stop at the end of the first chunk whose wall-clock time since the start (compile
     included) reaches this many seconds, evaluating and saving there (0: no limit).

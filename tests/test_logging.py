@@ -118,6 +118,29 @@ def test_max_wall_s_stops_after_a_chunk_with_eval_and_checkpoint(tmp_path):
     ]
 
 
+def test_stop_at_return_stops_when_every_seed_reached_it_and_saves_there(tmp_path):
+    """ProbeBandit's optimal return is 1.0: two seeds in one program pass 0.5 within a few
+    chunks (and 2.0, never); the run stops at the first evaluation where both have."""
+    base = dataclasses.replace(
+        TINY,
+        seeds=(0, 1),
+        total_env_steps=20 * TINY.env_steps_per_chunk,
+        eval_every_env_steps=TINY.env_steps_per_chunk,
+        checkpoint_every=10**7,
+    )
+    record = train(dataclasses.replace(base, run_dir=str(tmp_path / "a"), stop_at_return=0.5),
+                   verbose=False)  # fmt: skip
+    assert record["stopped_by"] == "stop_at_return"
+    step = record["env_steps"]
+    assert step < base.total_env_steps
+    assert all(r["eval/episode_return"] >= 0.5 for r in record["seeds"])
+    assert [p.name for p in (tmp_path / "a" / "checkpoints").iterdir()] == [str(step)]
+    short = dataclasses.replace(base, total_env_steps=step + 2 * TINY.env_steps_per_chunk)
+    never = train(dataclasses.replace(short, run_dir=str(tmp_path / "b"), stop_at_return=2.0),
+                  verbose=False)  # fmt: skip
+    assert "stopped_by" not in never and never["env_steps"] == short.total_env_steps
+
+
 def test_video_every_renders_a_saved_checkpoint_after_every_nth_evaluation(tmp_path, monkeypatch):
     """The runner's hook (rendering itself is tests/test_render.py's): the clip comes from
     a checkpoint at the evaluation's step, and a failing render only warns."""

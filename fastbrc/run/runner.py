@@ -468,9 +468,13 @@ class RunLoop:
         ]
         if any(bad):
             self.diverged(bad, env_steps)
+        reached = config.stop_at_return is not None and all(
+            r.get(EVAL_KEY) is not None and r[EVAL_KEY] >= config.stop_at_return for r in records
+        )
         self.report_progress(env_steps, chunk_s)
         if (
             last_chunk
+            or reached
             or stop.signal_name
             or _crossed(env_steps, per_chunk, config.checkpoint_every)
         ):
@@ -478,7 +482,13 @@ class RunLoop:
         if self.p.videos and EVAL_KEY in records[0]:
             self.video(index + 1, env_steps)
         record = {**records[0], "seeds": records} if config.multi_seed else records[0]
-        if stop.signal_name:
+        if reached and index < config.num_chunks - 1:
+            self.say(
+                f"fastbrc: every seed reached eval return {config.stop_at_return:g} at "
+                f"{env_steps:,} env steps; stopped (--stop-at-return)"
+            )
+            record["stopped_by"] = "stop_at_return"
+        elif stop.signal_name:
             self.stopped_by_signal(stop.signal_name, env_steps)
             record["stopped_by"] = stop.signal_name
         elif out_of_time and index < config.num_chunks - 1:
