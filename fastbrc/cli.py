@@ -32,6 +32,7 @@ USAGE = """usage: fastbrc train [--env NAME] [--profile PROFILE] [--CONFIG-FIELD
                     [--episode-seed E]
        fastbrc plot RUN_DIR [RUN_DIR ...] [--out PATH] [--title T]
        fastbrc render --run-dir RUN_DIR [--out video.mp4] [--checkpoint STEP] [--max-steps N]
+       fastbrc plan sweep|fit|recommend ...   (fastbrc plan --help)
 
 commands:
   train    train an agent (see `fastbrc train --help` for every field); --profile picks the
@@ -47,6 +48,8 @@ commands:
            member --seed, by default the best)
   plot     learning curves of runs (eval return vs env steps and vs wall-clock; per task)
   render   mp4 of the deterministic policy (one clip per task; headless EGL or OSMesa)
+  plan     the value-based scaling laws: sweep a task's UTD x batch x learning rate grid, fit
+           the laws, recommend the recipe for a budget in env steps, FLOPs or wall-clock
 """
 
 
@@ -222,10 +225,17 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE)
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
+    from fastbrc.plan.cli import plan_main
     from fastbrc.run.plot import plot_main  # here, like jax: render imports it
     from fastbrc.run.render import render_main
 
-    commands = {"train": train_main, "eval": eval_main, "plot": plot_main, "render": render_main}
+    commands = {
+        "train": train_main,
+        "eval": eval_main,
+        "plot": plot_main,
+        "render": render_main,
+        "plan": plan_main,
+    }
     if command not in commands:
         return fail(f"unknown command '{command}' (expected: {', '.join(commands)})")
     try:
