@@ -117,14 +117,14 @@ def seeds_equality(page: str) -> str:
 # ------------------------------------------------------------- the humanoid's take-off (CPU)
 TAKEOFF_RETURN = 50.0  # a humanoid above this in HumanoidWalk stands and walks a little
 TAKEOFF_LEARNING = tuple(
-    f"learning-HumanoidWalk-cpu-2core-screen-8envs-8x64{s}.json"
+    f"learning-HumanoidWalk-xeon-2core-screen-8envs-8x64{s}.json"
     for s in ("", "-seed1", "-seed2", "-seed3")
 ) + (  # fmt: skip
-    "learning-HumanoidWalk-cpu-2core-screen-sac-nobackup-train250.json",
-    "learning-HumanoidWalk-cpu-2core-screen-sac-b512x16-vtg.json",
-    "learning-HumanoidWalk-cpu-2core-screen-td3-b1024x2.json",
+    "learning-HumanoidWalk-xeon-2core-screen-sac-nobackup-train250.json",
+    "learning-HumanoidWalk-xeon-2core-screen-sac-b512x16-vtg.json",
+    "learning-HumanoidWalk-xeon-2core-screen-td3-b1024x2.json",
 )
-TAKEOFF_PEERS = "peers-HumanoidWalk-cpu-2core-seeds-8envs.json"
+TAKEOFF_PEERS = "peers-HumanoidWalk-xeon-2core-seeds-8envs.json"
 # gradient updates per env step of the Brax SAC sizes in the peers harness (Playground's
 # dm_control config: grad_updates_per_step 8 after each step of num_envs envs)
 BRAX_SAC_UPDATES_PER_STEP = {"brax_sac (published size)": 8 / 128, "brax_sac (1/16 size)": 8 / 8}
@@ -187,7 +187,7 @@ def humanoid_takeoff(page: str) -> str:
 
 
 # ------------------------------------------------------------ the GPU preset on an H200
-GPU_PROFILE = "device-profile-HumanoidWalk-H200-1024envs.json"
+GPU_PROFILE = "profile-HumanoidWalk-h200-1024envs.json"
 
 
 def gpu_preset_iteration(page: str) -> str:
