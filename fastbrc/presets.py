@@ -6,11 +6,11 @@ The ``gpu`` profile starts from FastTD3's MuJoCo Playground defaults (1024 envs,
 its critic under bf16 autocast, and ``--critic-bf16`` does the same for the hidden matmuls
 (head, logits and loss stay float32; a test bounds the loss's change), but whether that is
 faster at these widths, and learns as well, needs a GPU measurement that has not been made;
-until then the profile does not switch it on. The ``cpu`` profile keeps the algorithm and shrinks
-what a 2-core machine cannot afford (envs, batch, width); for the smaller DM Control tasks it
-trades parallel envs for gradient steps. Per-task entries adjust the discount and reward
-scale so returns stay inside the value support. Any field given on the command line
-overrides the preset.
+until then the profile does not switch it on (docs/recipe.md). The ``cpu`` profile keeps the
+algorithm and shrinks what a 2-core machine cannot afford (envs, batch, width); for the
+smaller DM Control tasks it trades parallel envs for gradient steps. Per-task entries adjust
+the discount and reward scale so returns stay inside the value support. Any field given on
+the command line overrides the preset.
 """
 
 from __future__ import annotations
@@ -64,13 +64,9 @@ DMC_SUITE = (
 _DMC_HUMANOID: dict[str, Any] = dict(gamma=0.97, reward_scale=0.25)  # returns <= 8.3
 _DMC_LONG_HORIZON: dict[str, Any] = dict(gamma=0.99, reward_scale=0.1, v_min=-5.0, v_max=15.0)
 
-# The smaller DM Control tasks on a 2-core CPU. Parallel envs buy nothing there (the cores
-# are busy either way), so this trades envs for updates: 8 envs and 8 small updates per
-# iteration (one gradient step per env step, like Brax SAC's published ratio), 3-step returns
-# and a faster learning rate. At this batch the critic's matmuls bound a CPU iteration, so
-# width 64 runs twice the env steps/s of 128 (CheetahRun in 180 s: 551 against 324).
-# Measured on CartpoleBalance, PendulumSwingup and CheetahRun against 32-64 envs with 2-4
-# updates of 256-1024 (benchmarks/peers.py, docs/results.md).
+# The smaller DM Control tasks on a 2-core CPU: envs traded for updates, 8 envs and 8 updates
+# of 64 per iteration (one gradient step per env step, Brax SAC's ratio), width 64 (twice the
+# env steps/s of 128), 3-step returns, lr 1e-3 (docs/results.md#against-brax-sac-and-ppo).
 _DMC_CPU_SMALL: dict[str, Any] = dict(
     **_DMC_LONG_HORIZON,
     num_envs=8,
@@ -89,25 +85,13 @@ _DMC_CPU_SMALL: dict[str, Any] = dict(
     total_env_steps=500_000,
 )
 
-# The DM Control humanoids on a 2-core CPU (issue 20; benchmarks/results/learning-HumanoidWalk-
-# cpu-2core-screen-*.json and peers-HumanoidWalk-cpu-2core.json). The critic's updates took
-# ~80% of an iteration at width 256, depth 2 and batch 1024: width 128 with one residual block
-# costs about a third per sample, so four updates of 512 fit where two of 1024 did
-# (benchmarks/results/preset-cost-HumanoidWalk-cpu-2core.json: this preset against that one).
-# Early in a humanoid run every reward is ~0.001, so with a fixed reward scale the values sit
-# far below one atom's spacing; BRC's per-task normalisation (max value-to-go -> 5) scales
-# them up, on gamma 0.99 as Brax SAC and BRC use. SAC's exploration scored higher early than
-# TD3's noise: eval return 13.6 against 1.7-2.0 at 154k env steps (TD3 with and without the
-# normaliser), one seed each.
-# A humanoid lying on the floor earns ~1e-11 per step, so with 1000-step episodes only the
-# first few dozen steps of each (the fall) carry reward: training episodes of 250 steps
-# (truncated, bootstrapped; evaluation keeps 1000) give four times as many starts. And the
-# critic backs up the rewards alone: with the entropy bonus in its target, the soft values
-# of a 21-dim tanh-Gaussian sat at v_max for the first ~100k env steps. Together, one seed:
-# eval 28.5 and 37.5 at 243k and 320k env steps (344 s, 427 s) against 8.3-15.6 for three
-# seeds of the preset before, then 11-28 to the end of 900 s: still a humanoid that falls
-# (benchmarks/results/learning-HumanoidWalk-cpu-2core-screen-sac-nobackup-{train250,stopped}
-# .json; without the shorter episodes: 19.3 at 243k, 15.2 at 320k).
+# The DM Control humanoids on a 2-core CPU
+# (docs/results.md#humanoidwalk-on-2-cpu-cores-target-missed):
+# - gamma 0.99 and BRC's max value-to-go reward normaliser: the humanoid's ~0.001 rewards are
+#   far below one atom's spacing with a fixed scale;
+# - SAC: its exploration scored higher early than TD3's noise (one seed each);
+# - the critic backs up the rewards alone: with the entropy bonus its soft values sat at v_max;
+# - 250-step training episodes: only an episode's fall carries reward, so 4x the starts.
 _DMC_HUMANOID_CPU: dict[str, Any] = dict(
     gamma=0.99,
     reward_scale=1.0,
@@ -115,17 +99,8 @@ _DMC_HUMANOID_CPU: dict[str, Any] = dict(
     actor="sac",
     sac_backup_entropy=False,
     train_episode_length=250,
-    # Brax SAC /16's ratio, one gradient step per env step: 8 envs and 8 updates of 64 per
-    # iteration, one CPU device (the batch is too small to split). Three seeds, 900 s each:
-    # two take off (best 152.1 and 139.6; finals 78.5 and 77.4), one does not (27.0), where
-    # 128 envs with 4 updates of 512 over two CPU devices (1,027-1,093 env steps/s against
-    # 308-378) ended at 31.6 / 16.7 / 9.4, best 35.2
-    # (benchmarks/results/learning-HumanoidWalk-cpu-2core-screen-8envs-8x64*.json); a fourth
-    # seed (700 s) does not either: two of four. Six one-knob screens on seed 0 did not lift it
-    # (docs/results.md, "Seed 0, the seed that never takes off").
-    # Through the peers harness (its evaluations share the cores) one seed in three takes
-    # off: finals 23.6 / 94.9 / 7.9, short of Brax SAC /16's best run, 114.6
-    # (benchmarks/results/peers-HumanoidWalk-cpu-2core-seeds-8envs.json).
+    # 8 envs, 8 updates of 64 (one gradient step per env step): runs at that ratio are the
+    # only ones that took off on a CPU (docs/recipe.md, "What a humanoid needed on the CPU")
     num_envs=8,
     batch_size=64,
     updates_per_iteration=8,
@@ -136,8 +111,7 @@ _DMC_HUMANOID_CPU: dict[str, Any] = dict(
     critic_lr=1e-3,
     actor_lr=1e-3,
     eval_every_env_steps=20_000,
-    # BRC's sqrt(2) init on seed 0 (the seed that takes off with neither): final 14.7 against
-    # 27.0, so no reason to switch (...-screen-8envs-8x64-sqrt2-seed0.json)
+    # BRC's sqrt(2) init made no difference on seed 0 (the seed that takes off with neither)
     bronet_init="default",
 )
 
@@ -149,24 +123,14 @@ _TASKS: dict[str, dict[Profile, dict[str, Any]]] = {
         if name not in _HUMANOIDS
     },
     **{name: {"gpu": _DMC_HUMANOID, "cpu": _DMC_HUMANOID_CPU} for name in _HUMANOIDS},
-    # Cheetah's deterministic policy swings with the batch-64 critic: evaluations jump 570 ->
-    # 170 -> 550 and about one seed in four never passes 400. Batch 128 over 16 envs costs
-    # 1.6x the time per iteration for twice the env steps, and reached 484 at 5000, 5000,
-    # 5000, 10000 and 6250 iterations with seeds 0-4 (44-93 s of training on 2 cores); the
-    # preset above reached it with one seed of four in 15000 (benchmarks/results/learning-
-    # CheetahRun-*.json). Batch 256 learned as well at half the speed; 32 envs were faster
-    # when they learned but one seed in three lagged.
+    # Cheetah: 16 envs and batch 128 reach 484 on every seed, 8 and 64 swing
+    # (docs/results.md#cheetahruns-preset)
     "CheetahRun": {
         "gpu": _DMC_LONG_HORIZON,
         "cpu": dict(_DMC_CPU_SMALL, num_envs=16, batch_size=128),
     },
-    # Pendulum's reward is sparse (upright within 30 degrees) and its starts are uniform in
-    # [0, pi): 100-step training episodes (truncated, bootstrapped; evaluation keeps 1000)
-    # give ten times the starts, and so the upright ones, that 1000-step episodes give. In
-    # 180 s (benchmarks/learning.py, seeds 0-2, 2-vCPU AMD EPYC) they reached 185.9 at 77 s,
-    # never and 126 s (finals 841.5, 60.4, 815.2) against never, never and 135 s for
-    # 1000-step episodes (finals 8.6, 9.2, 56.5); 50-step episodes reached it with neither of
-    # seeds 0-1 (benchmarks/results/learning-PendulumSwingup-cpu-2core-epyc-*.json)
+    # Pendulum: sparse reward, random starts; 100-step training episodes give 10x the starts
+    # (docs/results.md#pendulumswingup-with-100-step-training-episodes)
     "PendulumSwingup": {
         "gpu": _DMC_LONG_HORIZON,
         "cpu": dict(_DMC_CPU_SMALL, train_episode_length=100),

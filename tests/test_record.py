@@ -1,5 +1,6 @@
-"""The results record (benchmarks/record.py): every generated table in README.md and docs/
-equals what the JSON in benchmarks/results/ gives, and a stale or unknown table is caught."""
+"""The results record (benchmarks/record.py): every generated table in README.md and docs/,
+and the results index, equal what the JSON in benchmarks/results/ gives; a stale or unknown
+table is caught."""
 
 import sys
 from pathlib import Path
@@ -28,6 +29,11 @@ def test_a_stale_table_is_rewritten_and_an_unknown_one_refused():
         record.render("<!-- record:nope -->\n<!-- /record:nope -->\n", page)
 
 
-def test_links_resolve_from_the_page():
-    assert record.link("x.json", "docs/results.md") == "[x](../benchmarks/results/x.json)"
-    assert record.link("x.json", "README.md") == "[x](benchmarks/results/x.json)"
+def test_links_resolve_from_the_page_and_every_result_file_is_indexed():
+    from tables.common import RESULTS, link
+
+    assert link("x.json", "docs/results.md") == "[x](../benchmarks/results/x.json)"
+    assert link("x.json", "README.md") == "[x](benchmarks/results/x.json)"
+    index = (RESULTS / "README.md").read_text()
+    for path in RESULTS.iterdir():
+        assert path.name == "README.md" or f"[{path.name}]({path.name})" in index, path.name

@@ -8,7 +8,7 @@ share of the batch's gradients on each device, each on its own thread. The numbe
 those of one device (``core/parallel.py``), so this changes the speed, not the algorithm.
 Measured on 2 cores, the humanoid CPU preset of then (128 envs, 4 updates of 512): 1.60x the
 env steps/s of one device, same command
-(``benchmarks/results/preset-cost-HumanoidWalk-cpu-2core-cpu-devices.json``). No preset splits
+(``benchmarks/results/preset-cost-HumanoidWalk-xeon-2core-devices.json``). No preset splits
 the CPU now: the humanoid's (8 envs, batch 64) is too small to share.
 
 JAX fixes the number of CPU devices when it starts its backends, which is also when it can
