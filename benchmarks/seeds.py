@@ -12,9 +12,10 @@ bit-identical. (A vmapped reduction may sum in another order, so float32 roundin
 and learning grows it: the JSON says by how much, step by step.)
 
 **Cost.** For each N of ``--num-seeds`` (1 is the plain single-seed program), the preset of
-``--env``/``--profile`` learning from the first iteration: compile time of init and the chunk,
-then ``--repeats`` timed chunks (median) after one warm-up call, as env steps/s of all seeds
-together and per seed, and the ratio of N seeds' total to one seed's.
+``--env``/``--profile`` learning from the first iteration: compile time of the chunk, then
+``--repeats`` rounds in which one chunk of every size is timed in turn (round-robin: a shared
+machine's load drifts over minutes), as env steps/s of all seeds together and per seed (the
+median over rounds), and the ratio of N seeds' total to one seed's.
 
 One process, the sizes back to back, so the ratios come from the same conditions. JSON to
 ``--out`` (default ``benchmarks/results/seeds-<env>-<backend>-<machine>.json``).
@@ -180,38 +181,54 @@ def equality(config: Config, count: int, chunks: int) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------ cost
-def cost(config: Config, count: int, repeats: int) -> dict[str, Any]:
-    config = with_seeds(config, count)
-    fns = build(config)
-    key_init, _ = seeds.run_keys(config.seed, config.seeds)
-    tick = time.perf_counter()
-    state = jax.block_until_ready(fns.init(key_init))
-    init_s = time.perf_counter() - tick
-    tick = time.perf_counter()
-    chunk = fns.train_chunk.lower(state).compile()
-    compile_s = time.perf_counter() - tick
-    state, _ = jax.block_until_ready(chunk(state))  # warm-up: the buffer fills
-    seconds = []
-    for _ in range(repeats):
+def costs(config: Config, counts: list[int], repeats: int) -> list[dict[str, Any]]:
+    """Compile every size first, then time one chunk of each size in turn, `repeats` rounds:
+    a shared machine's load drifts over minutes, and round-robin timing gives each size the
+    same drift."""
+    programs = []
+    for count in counts:
+        sized = with_seeds(config, count)
+        fns = build(sized)
+        key_init, _ = seeds.run_keys(sized.seed, sized.seeds)
         tick = time.perf_counter()
-        state, _ = jax.block_until_ready(chunk(state))
-        seconds.append(time.perf_counter() - tick)
-    median = statistics.median(seconds)
-    per_seed = config.env_steps_per_chunk / median
-    row = {
-        "num_seeds": count,
-        "init_s": init_s,
-        "chunk_compile_s": compile_s,
-        "chunk_s": {"median": median, "repeats": seconds},
-        "env_steps_per_s_per_seed": per_seed,
-        "env_steps_per_s_total": per_seed * count,
-    }
-    say(
-        "seeds",
-        f"  {count} seed(s): compile {compile_s:.1f} s, {per_seed * count:,.0f} env "
-        f"steps/s in all ({per_seed:,.0f} per seed)",
-    )
-    return row
+        state = jax.block_until_ready(fns.init(key_init))
+        init_s = time.perf_counter() - tick
+        tick = time.perf_counter()
+        chunk = fns.train_chunk.lower(state).compile()
+        compile_s = time.perf_counter() - tick
+        state, _ = jax.block_until_ready(chunk(state))  # warm-up: the buffer fills
+        programs.append({"count": count, "config": sized, "chunk": chunk, "state": state,
+                         "init_s": init_s, "compile_s": compile_s, "seconds": []})  # fmt: skip
+        say("seeds", f"  {count} seed(s) compiled in {compile_s:.1f} s")
+    for round_ in range(repeats):
+        for program in programs:
+            tick = time.perf_counter()
+            program["state"], _ = jax.block_until_ready(program["chunk"](program["state"]))
+            program["seconds"].append(time.perf_counter() - tick)
+        say(
+            "seeds",
+            f"  round {round_ + 1}: "
+            + ", ".join(f"{p['count']} seed(s) {p['seconds'][-1]:.2f} s" for p in programs),
+        )
+    rows = []
+    for p in programs:
+        median = statistics.median(p["seconds"])
+        per_seed = p["config"].env_steps_per_chunk / median
+        rows.append(
+            {
+                "num_seeds": p["count"],
+                "init_s": p["init_s"],
+                "chunk_compile_s": p["compile_s"],
+                "chunk_s": {"median": median, "repeats": p["seconds"]},
+                "env_steps_per_s_per_seed": per_seed,
+                "env_steps_per_s_total": per_seed * p["count"],
+            }
+        )
+    base = next((r for r in rows if r["num_seeds"] == 1), None)
+    for row in rows if base else []:
+        row["total_vs_one_seed"] = row["env_steps_per_s_total"] / base["env_steps_per_s_total"]
+        row["compile_vs_one_seed"] = row["chunk_compile_s"] / base["chunk_compile_s"]
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -230,19 +247,13 @@ def main(argv: list[str] | None = None) -> int:
         short = dataclasses.replace(config, iterations_per_chunk=args.equality_iterations)
         result["equality"] = equality(short, args.equality_seeds, args.equality_chunks)
         write_result(out, result)
-    rows = []
-    for count in args.num_seeds:
-        say("seeds", f"cost: {count} seed(s), {args.repeats} timed chunks")
-        rows.append(cost(config, count, args.repeats))
-        base = next((r for r in rows if r["num_seeds"] == 1), None)
-        for row in rows:
-            if base:
-                row["total_vs_one_seed"] = (
-                    row["env_steps_per_s_total"] / base["env_steps_per_s_total"]
-                )
-                row["compile_vs_one_seed"] = row["chunk_compile_s"] / base["chunk_compile_s"]
-        result["cost"] = rows
-        write_result(out, result)
+    say("seeds", f"cost: {args.num_seeds} seeds, {args.repeats} rounds of one chunk each")
+    result["cost"] = costs(config, args.num_seeds, args.repeats)
+    result["cost_method"] = (
+        "every size compiled first, then one chunk of each in turn per round (round-robin, so "
+        "the machine's drifting load falls on every size alike); the median over rounds"
+    )
+    write_result(out, result)
     print(f"seeds: wrote {out}")
     return 0
 
