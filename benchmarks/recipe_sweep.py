@@ -111,6 +111,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--requirement", action="append", default=None,
                         metavar="NAME:ENV_STEPS:UPDATES")  # fmt: skip
     parser.add_argument("--fused", action="store_true", help="time the chosen recipe fused")
+    parser.add_argument(
+        "--profile-only", action="store_true", help="measure the profile, choose nothing"
+    )
     parser.add_argument("--deadline-s", type=float, default=None)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -225,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     for critic in critics:
         for batch in args.batch:
             measure("update", f"batch {batch}, {critic}", update_row, batch, critic)
+    if args.profile_only:
+        print(f"recipe_sweep: wrote {out}")
+        return 0
     try:
         profile = ThroughputProfile.from_json(result, str(out))
         recipes = candidates(profile, args.num_envs, args.batch, args.upi, critics)
