@@ -77,7 +77,8 @@ from typing import Any, Literal
 
 import jax
 import numpy as np
-from common import UsageError, config_overrides, say  # benchmarks/common.py
+from common import UsageError, config_overrides, fmt, say  # benchmarks/common.py
+from curves import Group, draw, figure, save  # benchmarks/curves.py
 from machine import machine_info  # benchmarks/machine.py (the script's folder)
 
 import fastbrc.learner
@@ -85,6 +86,7 @@ from fastbrc.config import Config, ConfigError, validate
 from fastbrc.envs import EnvLoadError, env_info
 from fastbrc.learner import build
 from fastbrc.presets import Profile, preset, resolve_profile
+from fastbrc.run.members import records_by_seed
 from fastbrc.run.rundir import check_run_dir
 from fastbrc.run.runner import train
 
@@ -389,13 +391,6 @@ def per_task_key(task: str) -> str:
 
 
 # ------------------------------------------------------------------------------ the runs
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    path = run_dir / "metrics.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def eval_summary(
     records: Sequence[dict[str, Any]], key: str, std_key: str, num_tasks: int
 ) -> dict[str, Any] | None:
@@ -450,7 +445,7 @@ def run_one(run: Run) -> dict[str, Any]:
         _say(f"{run.name} failed: {type(error).__name__}: {error}")
     if "stopped_by" in record:
         result.update(status="stopped", stopped_by=record["stopped_by"])
-    records = read_metrics(Path(config.run_dir))
+    records = records_by_seed(Path(config.run_dir) / "metrics.jsonl").get(None, [])
     last = records[-1] if records else {}
     train_s = last.get("perf/train_s")
     result.update(
@@ -519,10 +514,6 @@ def per_task_table(tasks: Sequence[str], results: Sequence[dict[str, Any]]) -> d
     return table
 
 
-def _fmt(value: float | None, spec: str = "{:.1f}") -> str:
-    return "-" if value is None else spec.format(value)
-
-
 def markdown(report: dict[str, Any]) -> str:
     lines = [
         "| task | single-task final | multi-task final | single best | multi best |",
@@ -530,7 +521,7 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     for task, row in report["per_task"].items():
         cells = [row["single_final"], row["multi_final"], row["single_best"], row["multi_best"]]
-        lines.append(f"| {task} | " + " | ".join(_fmt(c) for c in cells) + " |")
+        lines.append(f"| {task} | " + " | ".join(fmt(c) for c in cells) + " |")
     lines += [
         "",
         "| run | status | env steps | wall s | compile s | train s |",
@@ -539,10 +530,10 @@ def markdown(report: dict[str, Any]) -> str:
     for r in report["runs"]:
         cells = [
             r["status"],
-            _fmt(r.get("env_steps"), "{:,}"),
-            _fmt(r.get("wall_s"), "{:.0f}"),
-            _fmt(r.get("compile_s"), "{:.0f}"),
-            _fmt(r.get("train_s"), "{:.0f}"),
+            fmt(r.get("env_steps"), ","),
+            fmt(r.get("wall_s"), ".0f"),
+            fmt(r.get("compile_s"), ".0f"),
+            fmt(r.get("train_s"), ".0f"),
         ]
         lines.append(f"| {r['name']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -550,16 +541,10 @@ def markdown(report: dict[str, Any]) -> str:
 
 def plot(report: dict[str, Any], path: Path) -> None:
     """One panel per task (single- vs multi-task eval curve), then a bar panel of finals."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     tasks = report["tasks"]
     panels = len(tasks) + 1
     cols = min(panels, 4)
-    rows = math.ceil(panels / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
+    fig, axes = figure(cols, math.ceil(panels / cols), size=(4.2, 3.4))
     flat = list(axes.ravel())
     styles = {
         "single": ("single-task", "tab:blue", "o"),
@@ -571,9 +556,11 @@ def plot(report: dict[str, Any], path: Path) -> None:
             if summary is None:
                 continue
             label, color, marker = styles[r["kind"]]
-            curve = summary["curve"]
-            x, y = curve["task_env_steps"], curve["episode_return"]
-            ax.plot(x, y, color=color, marker=marker, markersize=3, label=label)
+            steps, returns = summary["curve"]["task_env_steps"], summary["curve"]["episode_return"]
+            points = [
+                {"env_steps": x, "eval_return": y} for x, y in zip(steps, returns, strict=True)
+            ]
+            draw([(ax, "env_steps")], Group(label, (points,), color, marker=marker))
         if not ax.get_lines():
             ax.text(0.5, 0.5, "no eval yet", ha="center", va="center", transform=ax.transAxes)
         ax.set_title(task)
@@ -611,10 +598,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
         f"task, seed {report['seed']}",
         fontsize=10,
     )
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path, dpi=120)
 
 
 def write_outputs(report: dict[str, Any], json_path: Path, png_path: Path) -> None:
