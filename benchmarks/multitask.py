@@ -40,8 +40,8 @@ updates instead, pass ``--multi-extra updates_per_iteration=<n x the shared valu
 Measured, per task: the final eval return (the last evaluation, after the last chunk), the
 best eval return and the curve of eval return against env steps ON THAT TASK (for the
 multi-task run: total env steps / n). A single-task run reports ``eval/episode_return``, the
-multi-task run ``eval/<Task>/episode_return`` (the trainer's per-task eval mean; the script
-checks ahead that the trainer logs it and stops if not). Per run: ``wall_s``,
+multi-task run ``eval/<Task>/episode_return`` (the trainer's per-task eval mean, which
+tests/test_multitask.py checks it logs). Per run: ``wall_s``,
 ``perf/compile_s`` and ``perf/train_s`` of the last logged record.
 
 Output: a Markdown table on stdout (training progress on stderr); JSON
@@ -76,15 +76,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import jax
-import numpy as np
 from common import UsageError, config_overrides, fmt, say  # benchmarks/common.py
 from curves import Group, draw, figure, save  # benchmarks/curves.py
 from machine import machine_info  # benchmarks/machine.py (the script's folder)
 
-import fastbrc.learner
 from fastbrc.config import Config, ConfigError, validate
 from fastbrc.envs import EnvLoadError, env_info
-from fastbrc.learner import build
 from fastbrc.presets import Profile, preset, resolve_profile
 from fastbrc.run.members import records_by_seed
 from fastbrc.run.rundir import check_run_dir
@@ -361,29 +358,6 @@ def preflight(args: Args, runs: Sequence[Run]) -> None:
             check_run_dir(Path(run.config.run_dir), resume=False, overwrite=False)
         except ConfigError as error:
             raise UsageError(f"{run.name}: {error}") from None
-    multi = next((run for run in runs if run.kind == "multi"), None)
-    if multi is None:
-        return
-    # Trace (no compile, no memory) the multi-task evaluation to see the metric names that the
-    # runner logs: the evaluation's, expanded on the host as the runner does (if it does).
-    _say("checking that the trainer logs per-task eval returns (tracing the evaluation)")
-    try:
-        fns = build(multi.config)
-        key = jax.random.PRNGKey(0)
-        shapes = jax.eval_shape(fns.evaluate, jax.eval_shape(fns.init, key), key)
-        metrics = {name: np.zeros(s.shape, s.dtype) for name, s in shapes.items()}
-        expand = getattr(fastbrc.learner, "expand_task_metrics", None)
-        names = set(expand(metrics, multi.config.env_names) if expand else metrics)
-    except Exception as error:  # noqa: BLE001 - the run itself will report it
-        _say(f"could not check ahead ({type(error).__name__}: {error}); checking after the run")
-        return
-    missing = [task for task in multi.tasks if per_task_key(task) not in names]
-    if missing:
-        raise UsageError(
-            "this trainer's multi-task evaluation does not log per-task returns "
-            f"({', '.join(per_task_key(t) for t in missing)} missing; it logs "
-            f"{', '.join(sorted(names))}); update fastbrc, or pass --only single"
-        )
 
 
 def per_task_key(task: str) -> str:
@@ -469,16 +443,6 @@ def run_one(run: Run) -> dict[str, Any]:
             evals[task] = eval_summary(
                 records, per_task_key(task), f"eval/{task}/episode_return_std", n
             )
-        missing = [task for task in run.tasks if evals[task] is None]
-        if records and result["mean_eval"] is not None and missing:
-            message = (
-                "the multi-task run logged no per-task eval returns for "
-                f"{', '.join(missing)} ({', '.join(per_task_key(t) for t in missing)} absent "
-                "from metrics.jsonl; this trainer logs only the mean eval/episode_return): "
-                "update fastbrc"
-            )
-            _say(message)
-            result.update(status="error", error=message)
     result["evals"] = evals
     result["config"] = dataclasses.asdict(config)
     if result["status"] == "ok":
