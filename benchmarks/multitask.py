@@ -59,7 +59,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import json
 import math
 import os
 import platform
@@ -76,7 +75,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import jax
-from common import UsageError, config_overrides, fmt, say  # benchmarks/common.py
+from common import UsageError, config_overrides, fmt, say, write_result  # benchmarks/common.py
 from curves import Group, draw, figure, save  # benchmarks/curves.py
 from machine import machine_info  # benchmarks/machine.py (the script's folder)
 
@@ -567,8 +566,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
 def write_outputs(report: dict[str, Any], json_path: Path, png_path: Path) -> None:
     report["per_task"] = per_task_table(report["tasks"], report["runs"])
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    write_result(json_path, report)
     plot(report, png_path)
 
 
