@@ -28,32 +28,14 @@ Same protocol for every trainer:
   budget and the machine). Each of them is a run of its own (``members`` in fastbrc's entry:
   its seed, curve and numbers), judged like a run of its own invocation.
 
-Definitions (the same computation for every run, from its curve of eval points; points at env
-step 0 are left out; ``DEFINITIONS`` is copied into every report):
-
-``env_steps_per_s_after_compile``
-    ``(env_steps[last] - env_steps[first]) / (wall_s[last] - wall_s[first])``: training rate
-    including the periodic evaluations (``None`` with fewer than two trained eval points).
-``compile_s``
-    ``wall_s[first] - env_steps[first] / env_steps_per_s_after_compile``: the wall time to the
-    first trained eval point minus the time its env steps take at the post-compile rate, i.e.
-    the one-off startup cost (compiling training and evaluation, allocation, Brax's step-0
-    eval). ``first_eval_wall_s`` is the raw time to that point.
-``threshold``
-    ``--threshold``, default the best peer's return at the end of its budget: the max over
-    the ``brax_sac``, ``brax_ppo`` and ``fasttd3`` runs of their ``final_return``.
-``time_to_threshold_s``
-    ``wall_s`` of the first eval point with ``eval_return >= threshold`` (``None`` if never);
-    ``fastbrc_over_best_peer_time`` = fastbrc's time / the smallest peer time.
-``target``
-    The target of the issue that asked for this benchmark: fastbrc reaches the threshold (the
-    return the best peer has at the end of its budget) within half the budget,
-    ``fastbrc time_to_threshold_s <= budget_s / 2``, every fastbrc seed of the report (its
-    time is the slowest seed's); ``met`` says whether it did. ``fastbrc_over_best_peer_time``
-    is the stricter comparison: a peer whose curve crossed its final return earlier (noise) is
-    credited with that earlier time.
-``final_return``, ``return_at_budget``, ``best_return``
-    The last eval of the run, the last eval with ``wall_s <= budget``, the best eval.
+Definitions: ``DEFINITIONS`` below, copied into every report; the same computation for every
+run, from its curve of eval points (points at env step 0 are left out). ``compile_s`` is the
+wall time to the first trained eval point less the time its env steps take at the
+post-compile rate: the one-off startup cost (compiling training and evaluation, allocation,
+Brax's step-0 eval). The target is the one of the issue that asked for this benchmark: fastbrc
+reaches the threshold (the best peer's return at the end of its budget) within half the budget,
+every fastbrc seed of the report; ``fastbrc_over_best_peer_time`` is the stricter comparison,
+which credits a peer whose curve crossed its final return earlier (noise) with that time.
 
 ``native`` in each trainer's entry holds the trainer's own timing for reference (fastbrc:
 ``perf/compile_s`` and the median ``perf/env_steps_per_s`` of its chunks after the first;
