@@ -70,7 +70,7 @@ def draw(axes: Sequence[tuple[Any, str]], group: Group) -> None:
                 continue
             x, y = xy(curve, key)
             if several:  # each seed thin, unlabelled: the median's label names them
-                ax.plot(x, y, linewidth=0.8, alpha=0.4, **style)
+                ax.plot(x, y, linewidth=0.8, alpha=0.4, marker=".", markersize=2, **style)
             else:
                 ax.plot(x, y, marker=group.marker, markersize=3, label=group.label, **style)
             crash = group.crashes[index] if index < len(group.crashes) else None
