@@ -1,5 +1,5 @@
 """What the benchmark scripts share: one-line usage errors, progress lines, config overrides
-given as KEY=VALUE, a worker run in a fresh process, and the JSON result file.
+given as KEY=VALUE, a worker run in a fresh process, table cells, and the JSON result file.
 
 Scripts run as ``python benchmarks/<name>.py`` import it by name (the script's folder is on
 ``sys.path``); importing it also puts the repository root there, so ``fastbrc`` imports from
@@ -102,6 +102,15 @@ def run_worker(argv: list[str], name: str) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------ results
+def fmt(x: Any, spec: str = ".1f") -> str:
+    """A table cell: a number in `spec`, "-" for None, anything else as text."""
+    if x is None:
+        return "-"
+    if isinstance(x, float | int):
+        return format(x, spec)
+    return str(x)
+
+
 def write_result(path: Path, result: dict[str, Any]) -> Path:
     """`result` as indented JSON at `path` (folders made as needed)."""
     path.parent.mkdir(parents=True, exist_ok=True)

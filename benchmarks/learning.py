@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from common import ROOT  # noqa: F401  (benchmarks/common.py: puts the repository on sys.path)
+from common import write_result  # benchmarks/common.py (puts the repository on sys.path)
 
 from fastbrc.presets import PROFILES
 
@@ -83,9 +83,6 @@ def summarize(records: list[dict[str, Any]], thresholds: list[float]) -> dict[st
 def main(argv: list[str] | None = None) -> int:
     args, overrides = parse_args(argv)
     import jax
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from machine import machine_info, result_path
 
     from fastbrc.config import ConfigError
@@ -119,7 +116,6 @@ def main(argv: list[str] | None = None) -> int:
     thresholds = [float(t) for t in args.return_thresholds.split(",") if t.strip()]
     info = machine_info()
     out = args.out or result_path(f"learning-{args.env.replace(',', '+')}", info)
-    out.parent.mkdir(parents=True, exist_ok=True)
     result = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join(sys.argv),
@@ -141,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     else:
         result.update(summarize(by_seed.get(None, []), thresholds))
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_result(out, result)
     print(
         f"learning: {args.env} final eval return {result['final_eval_return']}, "
         f"{result['env_steps_per_s_median']:,.0f} env steps/s, compile {result['compile_s']:.1f} s"

@@ -40,8 +40,8 @@ updates instead, pass ``--multi-extra updates_per_iteration=<n x the shared valu
 Measured, per task: the final eval return (the last evaluation, after the last chunk), the
 best eval return and the curve of eval return against env steps ON THAT TASK (for the
 multi-task run: total env steps / n). A single-task run reports ``eval/episode_return``, the
-multi-task run ``eval/<Task>/episode_return`` (the trainer's per-task eval mean; the script
-checks ahead that the trainer logs it and stops if not). Per run: ``wall_s``,
+multi-task run ``eval/<Task>/episode_return`` (the trainer's per-task eval mean, which
+tests/test_multitask.py checks it logs). Per run: ``wall_s``,
 ``perf/compile_s`` and ``perf/train_s`` of the last logged record.
 
 Output: a Markdown table on stdout (training progress on stderr); JSON
@@ -59,7 +59,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import json
 import math
 import os
 import platform
@@ -76,15 +75,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import jax
-import numpy as np
-from common import UsageError, config_overrides, say  # benchmarks/common.py
+from common import UsageError, config_overrides, fmt, say, write_result  # benchmarks/common.py
+from curves import Group, draw, figure, save  # benchmarks/curves.py
 from machine import machine_info  # benchmarks/machine.py (the script's folder)
 
-import fastbrc.learner
 from fastbrc.config import Config, ConfigError, validate
 from fastbrc.envs import EnvLoadError, env_info
-from fastbrc.learner import build
 from fastbrc.presets import Profile, preset, resolve_profile
+from fastbrc.run.members import records_by_seed
 from fastbrc.run.rundir import check_run_dir
 from fastbrc.run.runner import train
 
@@ -359,29 +357,6 @@ def preflight(args: Args, runs: Sequence[Run]) -> None:
             check_run_dir(Path(run.config.run_dir), resume=False, overwrite=False)
         except ConfigError as error:
             raise UsageError(f"{run.name}: {error}") from None
-    multi = next((run for run in runs if run.kind == "multi"), None)
-    if multi is None:
-        return
-    # Trace (no compile, no memory) the multi-task evaluation to see the metric names that the
-    # runner logs: the evaluation's, expanded on the host as the runner does (if it does).
-    _say("checking that the trainer logs per-task eval returns (tracing the evaluation)")
-    try:
-        fns = build(multi.config)
-        key = jax.random.PRNGKey(0)
-        shapes = jax.eval_shape(fns.evaluate, jax.eval_shape(fns.init, key), key)
-        metrics = {name: np.zeros(s.shape, s.dtype) for name, s in shapes.items()}
-        expand = getattr(fastbrc.learner, "expand_task_metrics", None)
-        names = set(expand(metrics, multi.config.env_names) if expand else metrics)
-    except Exception as error:  # noqa: BLE001 - the run itself will report it
-        _say(f"could not check ahead ({type(error).__name__}: {error}); checking after the run")
-        return
-    missing = [task for task in multi.tasks if per_task_key(task) not in names]
-    if missing:
-        raise UsageError(
-            "this trainer's multi-task evaluation does not log per-task returns "
-            f"({', '.join(per_task_key(t) for t in missing)} missing; it logs "
-            f"{', '.join(sorted(names))}); update fastbrc, or pass --only single"
-        )
 
 
 def per_task_key(task: str) -> str:
@@ -389,13 +364,6 @@ def per_task_key(task: str) -> str:
 
 
 # ------------------------------------------------------------------------------ the runs
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    path = run_dir / "metrics.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def eval_summary(
     records: Sequence[dict[str, Any]], key: str, std_key: str, num_tasks: int
 ) -> dict[str, Any] | None:
@@ -450,7 +418,7 @@ def run_one(run: Run) -> dict[str, Any]:
         _say(f"{run.name} failed: {type(error).__name__}: {error}")
     if "stopped_by" in record:
         result.update(status="stopped", stopped_by=record["stopped_by"])
-    records = read_metrics(Path(config.run_dir))
+    records = records_by_seed(Path(config.run_dir) / "metrics.jsonl").get(None, [])
     last = records[-1] if records else {}
     train_s = last.get("perf/train_s")
     result.update(
@@ -474,16 +442,6 @@ def run_one(run: Run) -> dict[str, Any]:
             evals[task] = eval_summary(
                 records, per_task_key(task), f"eval/{task}/episode_return_std", n
             )
-        missing = [task for task in run.tasks if evals[task] is None]
-        if records and result["mean_eval"] is not None and missing:
-            message = (
-                "the multi-task run logged no per-task eval returns for "
-                f"{', '.join(missing)} ({', '.join(per_task_key(t) for t in missing)} absent "
-                "from metrics.jsonl; this trainer logs only the mean eval/episode_return): "
-                "update fastbrc"
-            )
-            _say(message)
-            result.update(status="error", error=message)
     result["evals"] = evals
     result["config"] = dataclasses.asdict(config)
     if result["status"] == "ok":
@@ -519,10 +477,6 @@ def per_task_table(tasks: Sequence[str], results: Sequence[dict[str, Any]]) -> d
     return table
 
 
-def _fmt(value: float | None, spec: str = "{:.1f}") -> str:
-    return "-" if value is None else spec.format(value)
-
-
 def markdown(report: dict[str, Any]) -> str:
     lines = [
         "| task | single-task final | multi-task final | single best | multi best |",
@@ -530,7 +484,7 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     for task, row in report["per_task"].items():
         cells = [row["single_final"], row["multi_final"], row["single_best"], row["multi_best"]]
-        lines.append(f"| {task} | " + " | ".join(_fmt(c) for c in cells) + " |")
+        lines.append(f"| {task} | " + " | ".join(fmt(c) for c in cells) + " |")
     lines += [
         "",
         "| run | status | env steps | wall s | compile s | train s |",
@@ -539,10 +493,10 @@ def markdown(report: dict[str, Any]) -> str:
     for r in report["runs"]:
         cells = [
             r["status"],
-            _fmt(r.get("env_steps"), "{:,}"),
-            _fmt(r.get("wall_s"), "{:.0f}"),
-            _fmt(r.get("compile_s"), "{:.0f}"),
-            _fmt(r.get("train_s"), "{:.0f}"),
+            fmt(r.get("env_steps"), ","),
+            fmt(r.get("wall_s"), ".0f"),
+            fmt(r.get("compile_s"), ".0f"),
+            fmt(r.get("train_s"), ".0f"),
         ]
         lines.append(f"| {r['name']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -550,16 +504,10 @@ def markdown(report: dict[str, Any]) -> str:
 
 def plot(report: dict[str, Any], path: Path) -> None:
     """One panel per task (single- vs multi-task eval curve), then a bar panel of finals."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     tasks = report["tasks"]
     panels = len(tasks) + 1
     cols = min(panels, 4)
-    rows = math.ceil(panels / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
+    fig, axes = figure(cols, math.ceil(panels / cols), size=(4.2, 3.4))
     flat = list(axes.ravel())
     styles = {
         "single": ("single-task", "tab:blue", "o"),
@@ -571,9 +519,11 @@ def plot(report: dict[str, Any], path: Path) -> None:
             if summary is None:
                 continue
             label, color, marker = styles[r["kind"]]
-            curve = summary["curve"]
-            x, y = curve["task_env_steps"], curve["episode_return"]
-            ax.plot(x, y, color=color, marker=marker, markersize=3, label=label)
+            steps, returns = summary["curve"]["task_env_steps"], summary["curve"]["episode_return"]
+            points = [
+                {"env_steps": x, "eval_return": y} for x, y in zip(steps, returns, strict=True)
+            ]
+            draw([(ax, "env_steps")], Group(label, (points,), color, marker=marker))
         if not ax.get_lines():
             ax.text(0.5, 0.5, "no eval yet", ha="center", va="center", transform=ax.transAxes)
         ax.set_title(task)
@@ -611,16 +561,12 @@ def plot(report: dict[str, Any], path: Path) -> None:
         f"task, seed {report['seed']}",
         fontsize=10,
     )
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save(fig, path, dpi=120)
 
 
 def write_outputs(report: dict[str, Any], json_path: Path, png_path: Path) -> None:
     report["per_task"] = per_task_table(report["tasks"], report["runs"])
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    write_result(json_path, report)
     plot(report, png_path)
 
 

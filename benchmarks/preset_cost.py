@@ -18,7 +18,6 @@ Output: a Markdown table on stdout and JSON in
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import statistics
 import sys
@@ -26,10 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-import startup  # noqa: E402  (benchmarks/)
+import startup  # benchmarks/ (the script's folder)
+from common import write_result  # benchmarks/common.py
 
 CONFIGS = ("preset", "before")
 KEYS = ("compile_total_s", "chunk_compile_s", "evaluate_compile_s", "env_steps_per_s")
@@ -97,8 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         "ratio_preset_over_before": ratios,
     }
     out = args.out or machine.result_path(f"preset-cost-{args.env}", info)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_result(out, result)
     print("| | preset | before | ratio |\n|---|---|---|---|")
     for key in KEYS:
         a, b = median["preset"][key], median["before"][key]

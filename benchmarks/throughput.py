@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import re
 import socket
 import statistics
@@ -64,7 +63,7 @@ from typing import Any, TypeVar
 
 import jax
 import jax.numpy as jnp
-from common import say  # benchmarks/common.py (the script's folder)
+from common import say, write_result  # benchmarks/common.py (the script's folder)
 from machine import machine_info  # benchmarks/machine.py
 
 from fastbrc.config import Config
@@ -500,8 +499,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "config": dataclasses.asdict(config),
                     }
                 )
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(report, indent=2) + "\n")
+            write_result(out, report)
     print(markdown_table(rows))
     print(f"\nwrote {out}")
     return 1 if any("error" in row for row in rows) else 0

@@ -1,4 +1,5 @@
 """Benchmark scripts that tests can afford: gpu.sh's refusal on a CPU, the learning summary,
+the benchmarks' curves (a median over seeds evaluated at other points, the multi-task figure),
 the profile's trace summary, the start-up comparison on a probe env."""
 
 import json
@@ -12,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import curves  # noqa: E402  (benchmarks/curves.py)
 import learning  # noqa: E402  (benchmarks/learning.py)
 import profile_iteration  # noqa: E402  (benchmarks/profile_iteration.py)
 
@@ -56,6 +58,53 @@ def test_learning_summary_times_each_return_threshold():
     default = learning.summarize(records, [])["time_to_return"]
     assert list(default) == ["20.0", "40.0", "60.0", "72.0"]
     assert default["20.0"] == {"env_steps": 300, "wall_s": 40}
+
+
+def test_the_median_of_seeds_is_taken_where_every_seed_was_evaluated(tmp_path):
+    def curve(*points):
+        return [{"env_steps": s, "wall_s": s / 10, "eval_return": r} for s, r in points]
+
+    # three seeds of separate programs, evaluated at other env steps
+    seeds = [
+        curve((0, 0.0), (100, 10.0), (200, 20.0)),
+        curve((50, 5.0), (150, 5.0), (300, 5.0)),
+        curve((50, 10.0), (200, 30.0)),
+    ]
+    x, y = curves.median_curve(seeds, "env_steps")  # from 50 (the latest start) to 200
+    assert x.tolist() == [50, 100, 150, 200]
+    assert y.tolist() == pytest.approx([5.0, 10.0, 15.0, 20.0])
+    assert curves.median_curve([seeds[0], curve((300, 1.0), (400, 2.0))], "wall_s")[0].size == 0
+    fig, grid = curves.figure()
+    axes = list(zip(grid[0], ("wall_s", "env_steps"), strict=True))
+    curves.draw(axes, curves.Group("fastbrc", tuple(seeds), "tab:red"))
+    curves.draw(axes, curves.Group("brax_sac", (curve((0, 1.0), (100, None)),), "tab:blue"))
+    labels = [line.get_label() for line in grid[0][0].get_lines()]
+    assert labels[3:] == ["fastbrc: median of 3 (thin: each)", "brax_sac"]
+    curves.finish(fig, axes, "title", tmp_path / "c.png", threshold=12.0)
+    assert (tmp_path / "c.png").stat().st_size > 10_000 and list(tmp_path.iterdir()) == [
+        tmp_path / "c.png"
+    ]
+
+
+def test_multitask_figure_of_a_hand_made_report(tmp_path):
+    import multitask  # benchmarks/multitask.py (imports the trainer)
+
+    def summary(returns):
+        steps = [1000 * (i + 1) for i in range(len(returns))]
+        return {"final_return": returns[-1], "best_return": max(returns),
+                "curve": {"task_env_steps": steps, "episode_return": returns}}  # fmt: skip
+
+    runs = [
+        {"name": "single/A", "kind": "single", "tasks": ["A"], "evals": {"A": summary([1, 5])}},
+        {"name": "multi", "kind": "multi", "tasks": ["A", "B"],
+         "evals": {"A": summary([2, 4, 6]), "B": None}},
+    ]  # fmt: skip
+    report = {"tasks": ["A", "B"], "runs": runs, "family": "custom", "backend": "cpu",
+              "profile": "cpu", "steps_per_task": 3000, "envs_per_task": 4, "seed": 0}  # fmt: skip
+    report["per_task"] = multitask.per_task_table(report["tasks"], runs)
+    assert report["per_task"]["A"]["multi_minus_single_final"] == 1
+    multitask.plot(report, tmp_path / "m.png")
+    assert (tmp_path / "m.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_startup_benchmark_compares_both_variants_in_one_invocation(tmp_path):

@@ -1,4 +1,5 @@
-"""benchmarks/peers.py's fasttd3 trainer: its settings, the source pin, bad input, a tiny run."""
+"""benchmarks/peers.py's fasttd3 trainer (benchmarks/harness/fasttd3_trainer.py): its settings,
+the source pin, bad input, a tiny run."""
 
 import dataclasses
 import importlib.util
@@ -16,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import fasttd3_adapter  # noqa: E402  (benchmarks/; imports no torch at module level)
-import peers  # noqa: E402
+from harness import cli, protocol  # noqa: E402  (benchmarks/harness/)
+from harness.report import write_report  # noqa: E402
 
 SRC = fasttd3_adapter.DEFAULT_SRC
 needs_src = pytest.mark.skipif(
@@ -25,9 +27,9 @@ needs_src = pytest.mark.skipif(
 
 
 def test_fasttd3_is_named_only_on_request():
-    assert "fasttd3" not in peers.TRAINERS and "fasttd3" in peers.ALL_TRAINERS
-    assert peers.parse_args(["--trainers", "fastbrc,fasttd3"]).trainers == ["fastbrc", "fasttd3"]
-    assert "fasttd3" in peers.COMPARED and "fasttd3" in peers.DEFAULT_SPS["cpu"]
+    assert "fasttd3" not in protocol.TRAINERS and "fasttd3" in protocol.ALL_TRAINERS
+    assert cli.parse_args(["--trainers", "fastbrc,fasttd3"]).trainers == ["fastbrc", "fasttd3"]
+    assert "fasttd3" in protocol.COMPARED and "fasttd3" in protocol.DEFAULT_SPS["cpu"]
 
 
 def published():
@@ -173,7 +175,7 @@ def test_tiny_fasttd3_run_through_the_harness(tmp_path):
     assert entry["torch"]["compile"] is False and entry["torch"]["amp"] is False
     assert entry["environment"]["torch"] == entry["torch"]["torch"]
     assert entry["published_config_class"] == "MuJoCoPlaygroundArgs"
-    assert entry["sizes"]["num_envs"] == peers.TINY["fasttd3"]["num_envs"]
+    assert entry["sizes"]["num_envs"] == protocol.TINY["fasttd3"]["num_envs"]
     for key in ("num_envs", "batch_size", "compile", "amp", "num_eval_envs"):
         assert entry["changes"][key]["reason"], key
     assert entry["changes"]["num_envs"]["published"] == 1024
@@ -188,11 +190,11 @@ def test_a_crash_is_a_result_in_the_summary_and_the_plot(tmp_path):
     ]
     crash = {"error": "IndexError: index out of range in self", "wall_s": 150.0, "env_steps": 16000}
     entry = {"status": "crashed", "curve": curve, "crash": crash, "error": crash["error"]}
-    entry.update(peers.summarize_curve(curve, 600.0))
+    entry.update(protocol.summarize_curve(curve, 600.0))
     report = {"env": "HumanoidWalk", "budget_s": 600.0, "machine": {"backend": "cpu"},
               "trainers": {"fasttd3": entry}}  # fmt: skip
     out = tmp_path / "p.json"
-    peers.write_report(report, out, None)
+    write_report(report, out, None)
     written = json.loads(out.read_text())
     assert written["trainers"]["fasttd3"]["status"] == "crashed"
     assert written["summary"]["threshold"] == 5.0  # its curve up to the crash counts
