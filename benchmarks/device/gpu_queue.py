@@ -190,10 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     for e in todo:
         left = args.budget_s - (time.monotonic() - started)
-        if left < e.min_s:
+        if left < e.min_s and not args.small:
             print(f"queue: {e.name}: needs {e.min_s:.0f} s, {left:.0f} s left; stopping here")
             break
-        argv_e = command(e, args, card, min(left, e.max_s))
+        cap = e.max_s * (5 if args.small else 1)  # the CPU compiles and runs far slower
+        argv_e = command(e, args, card, min(left, cap))
         print(f"queue: {e.name}: {shlex.join(argv_e)}", flush=True)
         tick = time.monotonic()
         try:  # each script stops itself in time; this is the backstop
