@@ -148,8 +148,9 @@ def test_video_every_renders_a_saved_checkpoint_after_every_nth_evaluation(tmp_p
 
     calls = []
 
-    def fake_render(run_dir, step, *, max_steps):
+    def fake_render(run_dir, step, *, max_steps, seed):
         assert (Path(run_dir) / "checkpoints" / str(step)).is_dir()
+        assert seed is None  # a one-seed run names no member
         calls.append((step, max_steps))
         if len(calls) == 2:
             raise RuntimeError("GL went away")

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shlex
 import subprocess
 import sys
@@ -92,9 +91,10 @@ SMALL_LEARNING = ["--replay-capacity-per-env", "64", "--iterations-per-chunk", "
 
 
 def card_tag(device_kind: str) -> str:
-    """'NVIDIA H200' -> 'h200', 'NVIDIA H100 80GB HBM3' -> 'h100'; the CPU -> 'cpu'."""
-    match = re.search(r"\b([A-Z]+\d+[A-Za-z]*)\b", device_kind.replace("NVIDIA", ""))
-    return match.group(1).lower() if match else re.sub(r"\W+", "-", device_kind).lower()
+    """'NVIDIA H200' -> 'h200' (`fastbrc.run.machine.gpu_tag`)."""
+    from fastbrc.run.machine import gpu_tag
+
+    return gpu_tag(device_kind)
 
 
 def pending(results: Path, queue: tuple[Experiment, ...] = QUEUE) -> list[Experiment]:

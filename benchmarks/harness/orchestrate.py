@@ -48,6 +48,7 @@ from typing import Any
 import fasttd3_adapter  # benchmarks/ (imports no torch at module level)
 from common import UsageError, say  # benchmarks/common.py
 
+from fastbrc.run.machine import machine_tag
 from harness import cli
 from harness.protocol import (
     DEFAULT_SCALE,
@@ -56,7 +57,6 @@ from harness.protocol import (
     PEERS,
     TINY_SPS,
     add_curve_summaries,
-    machine_tag,
 )
 from harness.report import table, write_report
 

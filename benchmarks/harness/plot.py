@@ -10,7 +10,8 @@ from typing import Any
 
 from curves import Group, draw, figure, finish  # benchmarks/curves.py
 
-from harness.protocol import machine_tag, runs
+from fastbrc.run.machine import machine_tag
+from harness.protocol import runs
 
 COLORS = {"fastbrc": "tab:red", "brax_sac": "tab:blue", "brax_ppo": "tab:green",
           "fasttd3": "tab:purple"}  # fmt: skip

@@ -46,7 +46,6 @@ out and is NOT comparable across trainers.
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 import fasttd3_adapter  # benchmarks/ (imports no torch at module level)
@@ -272,14 +271,6 @@ def summarize(report: dict[str, Any], threshold: float | None) -> dict[str, Any]
 
 
 # ----------------------------------------------------------------------------- the JSON
-def machine_tag(info: dict[str, Any]) -> str:
-    """The machine in a result's name: ``cpu-<N>core``, or the backend and device kind."""
-    backend = info.get("backend") or "unknown"
-    if backend == "cpu":
-        return f"cpu-{info.get('usable_cpus') or info.get('cpu_count')}core"
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{backend}-{info.get('device_kind')}")
-
-
 def strict(x: Any) -> Any:
     """`x` with every non-finite float replaced by None (strict JSON has no NaN)."""
     if isinstance(x, float):

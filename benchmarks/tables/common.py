@@ -67,10 +67,21 @@ def commit(data: dict[str, Any]) -> str:
     return str(found)[:7] if found else "-"
 
 
+NAMED = {"epyc-2core": "2-vCPU AMD EPYC", "xeon-2core": "2-vCPU Intel Xeon", "h200": "NVIDIA H200"}
+
+
+def machine_of_name(name: str) -> str | None:
+    """The machine a result's name says (`<what>-<task>-<machine>-<detail>`)."""
+    return next((label for tag, label in NAMED.items() if f"-{tag}" in name), None)
+
+
 def source(name: str, page: str) -> str:
-    """'[file](link) (machine, commit abc1234)'."""
+    """'[file](link) (machine, commit abc1234)'; the machine from the name where the JSON
+    predates recording it."""
     data = load(name)
     where = machine(data)
+    if where.endswith(" CPU"):
+        where = machine_of_name(name) or where
     done = commit(data)
     return f"{link(name, page)} ({where}" + (f", commit {done})" if done != "-" else ")")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tables.common import RESULTS, ROOT, commit, load, machine
+from tables.common import NAMED, RESULTS, ROOT, commit, load
 
 PATH = RESULTS / "README.md"
 NAME = re.compile(
@@ -15,16 +15,16 @@ NAME = re.compile(
 )
 
 
-def facts(name: str) -> tuple[str, str, str]:
-    """(machine, date, commit) of a result file (a JSON's own; a PNG, log or metrics file
-    takes its JSON's)."""
+def facts(name: str) -> tuple[str, str]:
+    """(date, commit) of a result file (a JSON's own; a PNG, log or metrics file takes its
+    JSON's)."""
     stem = re.sub(r"(-metrics)?\.(png|log|jsonl|json)$", "", name)
     for candidate in (name, stem + ".json"):
         if candidate.endswith(".json") and (RESULTS / candidate).exists():
             data = load(candidate)
             date = str(data.get("created") or data.get("date") or "")[:10] or "-"
-            return machine(data), date, commit(data)
-    return "-", "-", "-"
+            return date, commit(data)
+    return "-", "-"
 
 
 MACHINES = {
@@ -52,8 +52,8 @@ def render(pages: dict[Path, str], read: dict[Path, set[str]]) -> str:
             continue
         parts = NAME.match(re.sub(r"\.\w+$", "", path.name))
         what, task = (parts.group("what"), parts.group("task")) if parts else ("?", "?")
-        _, date, done = facts(path.name)
-        where = MACHINES.get(parts.group("machine"), "-") if parts else "-"
+        date, done = facts(path.name)
+        where = NAMED.get(parts.group("machine"), "-") if parts else "-"
         pages_citing = ", ".join(sorted(cited.get(path.name, []))) or "-"
         rows.append(
             f"| [{path.name}]({path.name}) | {what} | {task} | {where} | {date} | "

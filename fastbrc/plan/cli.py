@@ -76,19 +76,14 @@ def _sweep_facts(spec) -> dict:
 
     from fastbrc.plan.flops import flops_per_sample
     from fastbrc.presets import preset
+    from fastbrc.run.machine import machine_info
 
     config = dataclasses.replace(preset(spec.task, spec.profile), num_envs=spec.num_envs)
-    import jax
-
-    device = jax.devices()[0]
+    critic = {"width": config.critic_width, "depth": config.critic_depth}
     return {
+        "machine": machine_info(),
         "flops_per_sample": flops_per_sample(config),
-        "critic": {
-            "width": config.critic_width,
-            "depth": config.critic_depth,
-            "bf16": config.critic_bf16,
-        },  # fmt: skip
-        "device": device.device_kind,
+        "critic": {**critic, "bf16": config.critic_bf16},
     }
 
 
