@@ -30,6 +30,8 @@ USAGE = """usage: fastbrc train [--env NAME] [--profile auto|gpu|cpu] [--CONFIG-
        fastbrc eval --run-dir RUN_DIR [--checkpoint STEP] [--num-episodes N] [--seed S]
        fastbrc plot RUN_DIR [RUN_DIR ...] [--out PATH] [--title T]
        fastbrc render --run-dir RUN_DIR [--out video.mp4] [--checkpoint STEP] [--max-steps N]
+       fastbrc export --run-dir RUN_DIR --format onnx|jax --out FILE [--checkpoint STEP] [--task T]
+       fastbrc sim2sim --policy FILE --env NAME [--episodes N] [--run-dir RUN_DIR] [--no-video]
 
 commands:
   train    train an agent (see `fastbrc train --help` for every field); --overwrite replaces
@@ -41,6 +43,9 @@ commands:
   eval     evaluate a run's checkpoint with the deterministic policy
   plot     learning curves of runs (eval return vs env steps and vs wall-clock; per task)
   render   mp4 of the deterministic policy (one clip per task; headless EGL or OSMesa)
+  export   the deterministic policy (normaliser folded in) as ONNX or a jax.export function
+  sim2sim  an exported policy in plain MuJoCo (mj_step, no MJX): returns, a video, and with
+           --run-dir the MJX evaluation of the same checkpoint
 """
 
 
@@ -198,10 +203,12 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE)
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
+    from fastbrc.deploy.commands import export_main, sim2sim_main
     from fastbrc.run.plot import plot_main  # here, like jax: render imports it
     from fastbrc.run.render import render_main
 
     commands = {"train": train_main, "eval": eval_main, "plot": plot_main, "render": render_main}
+    commands.update(export=export_main, sim2sim=sim2sim_main)
     if command not in commands:
         return fail(f"unknown command '{command}' (expected: {', '.join(commands)})")
     try:

@@ -7,7 +7,9 @@ Layers, bottom to top; each imports only from its own layer and those below it:
     envs     fastbrc.envs.*      the environment layer: nothing else of fastbrc
     config   fastbrc.config, fastbrc.presets
     learner  fastbrc.learner.*   train state, actors, updates, chunk, factory
-    run      fastbrc.run.*, fastbrc.cli   the run shell
+    run      fastbrc.run.*       the run shell
+    deploy   fastbrc.deploy.*    export and sim2sim; reads checkpoints through run
+    cli      fastbrc.cli         the subcommands
 
 Every import counts, function-level ones included, and no two modules may import each other
 (directly or through others).
@@ -28,6 +30,8 @@ ALLOWED = {
     "config": {"base", "config"},
     "learner": {"base", "core", "envs", "config", "learner"},
     "run": {"base", "core", "envs", "config", "learner", "run"},
+    "deploy": {"base", "core", "envs", "config", "learner", "run", "deploy"},
+    "cli": {"base", "core", "envs", "config", "learner", "run", "deploy", "cli"},
 }
 
 
@@ -42,12 +46,12 @@ def layer_of(module: str) -> str:
     parts = module.split(".")
     if len(parts) == 1 or parts[1] in ("errors", "versions"):
         return "base"
-    if parts[1] in ("core", "envs", "learner", "run"):
+    if parts[1] in ("core", "envs", "learner", "run", "deploy"):
         return parts[1]
     if parts[1] in ("config", "presets"):
         return "config"
     if parts[1] == "cli":
-        return "run"
+        return "cli"
     raise AssertionError(f"{module}: no layer; add it to tests/test_layers.py")
 
 

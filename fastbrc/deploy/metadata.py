@@ -1,0 +1,117 @@
+"""What an exported policy file says about itself: the metadata `fastbrc export` writes.
+
+One JSON object, stored in the file (ONNX: the model's ``metadata_props["fastbrc"]``; jax:
+``metadata.json`` in the zip). Its keys:
+
+    fastbrc_policy      format version of this object (1)
+    fastbrc_version     the package version that exported it; jax_version: the JAX's
+    format              "onnx" or "jax"; converter: "jax2onnx 0.17.1 (opset 23)" or the
+                        jax.export serialization version
+    env, tasks          the run's --env and its tasks; task: the fixed --task, else null
+    inputs, outputs     name, shape (``"batch"`` first) and dtype of each; the action lies in
+                        [-1, 1]
+    task_info           per task the file serves: its observation (keys and sizes; the actor
+                        reads ``state``), action size, actuator names and ctrlrange, the
+                        affine map the task applies (``ctrl = offset + scale * action``), the
+                        physics timestep, substeps, action repeat, the control period and the
+                        episode length in policy steps
+    checkpoint_step     env steps of the checkpoint; config_hash: sha256 of the run's agent
+                        config (the part locked on resume), first 16 hex digits
+    actor, obs_normalization   TD3/SAC; whether the normaliser is folded into the graph
+    example             one input and the JAX policy's action for it, a self-test for a runtime
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.metadata
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import numpy as np
+
+from fastbrc.config import Config
+from fastbrc.deploy.errors import DeployError
+from fastbrc.deploy.physics import action_to_ctrl
+from fastbrc.envs import env_info, load_env
+
+FORMAT_VERSION = 1
+KEY = "fastbrc"  # the ONNX metadata_props key; the jax zip's member is metadata.json
+
+
+def fastbrc_version() -> str:
+    try:
+        return importlib.metadata.version("fastbrc")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def config_hash(config: Config) -> str:
+    """The agent config's fingerprint: what was trained, whatever a resume changed after."""
+    text = json.dumps(dataclasses.asdict(config.agent), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def task_info(name: str, config: Config) -> dict[str, Any]:
+    """What a controller needs to know about task `name` as the run trained on it."""
+    env = load_env(name, impl="jax")
+    info = env_info(name, episode_length=config.episode_length, action_repeat=config.action_repeat)
+    obs = jax.eval_shape(env.reset, jax.random.PRNGKey(0)).obs
+    keys = (
+        {key: int(value.shape[-1]) for key, value in obs.items()}
+        if isinstance(obs, Mapping)
+        else None
+    )
+    out: dict[str, Any] = {
+        "obs_keys": keys,
+        "obs_size": keys["state"] if keys else int(obs.shape[-1]),
+        "action_size": int(env.action_size),
+        "action_repeat": info.action_repeat,
+        "episode_length": info.agent_episode_length,
+    }
+    model = getattr(env, "mj_model", None)
+    if model is None:  # a probe env: no MuJoCo model
+        return out
+    ctrl_map = action_to_ctrl(env)
+    limited = model.actuator_ctrllimited.astype(bool)
+    out.update(
+        actuators=[model.actuator(i).name for i in range(model.nu)],
+        ctrlrange=[
+            list(map(float, r)) if lim else None
+            for r, lim in zip(model.actuator_ctrlrange, limited, strict=True)
+        ],
+        action_to_ctrl=None
+        if ctrl_map is None
+        else {"offset": ctrl_map[0].tolist(), "scale": ctrl_map[1].tolist()},
+        sim_dt=float(model.opt.timestep),
+        ctrl_dt=float(env.dt),
+        n_substeps=int(env.n_substeps),
+        control_dt=float(env.dt) * info.action_repeat,
+    )
+    return out
+
+
+def dumps(metadata: Mapping[str, Any]) -> str:
+    return json.dumps(metadata, sort_keys=True, allow_nan=False)
+
+
+def loads(text: str | bytes, source: str) -> dict[str, Any]:
+    """The metadata in `text`, checked to be fastbrc's and of a version this reads."""
+    try:
+        metadata = json.loads(text)
+    except ValueError as error:
+        raise DeployError(f"{source}: its fastbrc metadata is not valid JSON ({error})") from None
+    version = metadata.get("fastbrc_policy") if isinstance(metadata, dict) else None
+    if version != FORMAT_VERSION:
+        raise DeployError(
+            f"{source}: fastbrc policy metadata version {version!r}, this fastbrc reads "
+            f"{FORMAT_VERSION}"
+        )
+    return metadata
+
+
+def as_list(array: Any) -> list:
+    return np.asarray(array).tolist()
