@@ -11,6 +11,7 @@ temporary name renamed into place.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,8 @@ def check_request(run_dir: Path, fmt: str, out: Path, task: str | None, overwrit
     if out.exists() and not overwrite:
         raise DeployError(f"{out} exists; pass --overwrite to replace it")
     config = read_run_config(run_dir)
+    if not (run_dir / "checkpoints").is_dir():
+        raise DeployError(f"no checkpoint in {run_dir / 'checkpoints'}")
     if task is not None and task not in config.env_names:
         raise DeployError(
             f"--task {task!r} is not a task of this run ({', '.join(config.env_names)})"
@@ -146,10 +149,21 @@ def export_run(
 ) -> Export:
     """Export the policy of `run_dir` at `checkpoint` (default: newest) to `out` as `fmt`."""
     run_dir, out = Path(run_dir), Path(out)
-    config = check_request(run_dir, fmt, out, task, overwrite)
+    check_request(run_dir, fmt, out, task, overwrite)
     start = time.perf_counter()
     policy = load_checkpoint(run_dir, checkpoint)
-    names = config.env_names if task is None else (task,)
+    done = export_policy(policy, fmt, out, task=task, overwrite=overwrite)
+    return dataclasses.replace(done, seconds=time.perf_counter() - start)
+
+
+def export_policy(
+    policy: Any, fmt: str, out: str | Path, *, task: str | None = None, overwrite: bool = False
+) -> Export:
+    """Export a loaded `fastbrc.run.policy.Policy` to `out` as `fmt` (checked, then written)."""
+    start, out = time.perf_counter(), Path(out)
+    if fmt not in FORMATS:
+        raise DeployError(f"unknown format {fmt!r} (expected one of: {', '.join(FORMATS)})")
+    names = policy.config.env_names if task is None else (task,)
     tasks = {name: task_info(name, policy.config) for name in names}
     signature = policy_signature(policy, tasks, task)
     feeds = check_observations(policy, signature, tasks, CHECK_SAMPLES)

@@ -23,7 +23,9 @@ One JSON object, stored in the file (ONNX: the model's ``metadata_props["fastbrc
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -57,8 +59,13 @@ def config_hash(config: Config) -> str:
 
 def task_info(name: str, config: Config) -> dict[str, Any]:
     """What a controller needs to know about task `name` as the run trained on it."""
+    return copy.deepcopy(_task_info(name, config.episode_length, config.action_repeat))
+
+
+@functools.lru_cache(maxsize=32)
+def _task_info(name: str, episode_length: int | None, action_repeat: int | None) -> dict:
     env = load_env(name, impl="jax")
-    info = env_info(name, episode_length=config.episode_length, action_repeat=config.action_repeat)
+    info = env_info(name, episode_length=episode_length, action_repeat=action_repeat)
     obs = jax.eval_shape(env.reset, jax.random.PRNGKey(0)).obs
     keys = (
         {key: int(value.shape[-1]) for key, value in obs.items()}

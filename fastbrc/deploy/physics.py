@@ -94,7 +94,7 @@ class MujocoPhysics:
             if len(out) != len(shapes):
                 raise DeployError("mjx.put_data gave another Data layout than the task's")
             pairs = zip(out, shapes, strict=True)
-            return [np.asarray(x, s.dtype).reshape(s.shape) for x, s in pairs]
+            return [np.array(x, s.dtype, copy=True).reshape(s.shape) for x, s in pairs]
 
         out = io_callback(run, shapes, state, ordered=True)
         return jax.tree.unflatten(treedef, out)

@@ -135,22 +135,28 @@ def check_task_matches(info: dict[str, Any], task: MujocoTask, env: str) -> None
             )
 
 
-def mjx_evaluation(
-    policy: ExportedPolicy, run_dir: Path, env: str, episodes: int, seed: int
-) -> dict:
-    """`fastbrc eval` of the file's checkpoint in `run_dir`: its mean return on `env`."""
+def check_run_for(policy: ExportedPolicy, run_dir: Path) -> None:
+    """`run_dir` must be the run the file was exported from (its agent config's hash)."""
     from fastbrc.deploy.export import read_run_config
     from fastbrc.deploy.metadata import config_hash
-    from fastbrc.run.policy import evaluate_run
 
-    config = read_run_config(run_dir)
-    if config_hash(config) != policy.metadata["config_hash"]:
+    ours = config_hash(read_run_config(run_dir))
+    if ours != policy.metadata["config_hash"]:
         raise DeployError(
             f"{run_dir} is not the run {policy.path} was exported from (config hash "
-            f"{config_hash(config)}, the file's {policy.metadata['config_hash']})"
+            f"{ours}, the file's {policy.metadata['config_hash']})"
         )
-    tasks = config.env_names
-    result = evaluate_run(run_dir, policy.metadata["checkpoint_step"], episodes * len(tasks), seed)
+
+
+def mjx_evaluation(
+    policy: ExportedPolicy, run_dir: Path, env: str, episodes: int, seed: int
+) -> dict[str, float]:
+    """`fastbrc eval` of the file's checkpoint in `run_dir`: its mean return on `env`."""
+    from fastbrc.run.policy import evaluate_run
+
+    tasks = policy.metadata["tasks"]
+    step = policy.metadata["checkpoint_step"]
+    result = evaluate_run(run_dir, step, episodes * len(tasks), seed)
     if len(tasks) == 1:
         return {"mean": result["eval/episode_return"], "std": result["eval/episode_return_std"]}
     return {"mean": result[f"eval/{env}/episode_return"], "std": float("nan")}
@@ -177,9 +183,7 @@ def sim2sim(
     policy = load_exported(policy_path)
     info = check_policy_for(policy, env)
     if run_dir is not None:
-        from fastbrc.deploy.export import read_run_config
-
-        read_run_config(Path(run_dir))  # a bad run directory fails before the rollouts
+        check_run_for(policy, Path(run_dir))  # a wrong run directory fails before the rollouts
     task = MujocoTask(env, info["action_repeat"])
     check_task_matches(info, task, env)
     tasks = policy.metadata["tasks"]
