@@ -16,7 +16,7 @@ for 200 steps: that runs in MuJoCo here and in MJX there).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +45,7 @@ class Sim2Sim:
     checkpoint: int
     episodes: list[Episode]
     video: Path | None = None
-    mjx: dict[str, float] | None = None  # mean, std (nan for a multi-task run), episodes
-    extra: dict[str, Any] = field(default_factory=dict)
+    mjx: dict[str, float] | None = None  # mean and std (nan for a multi-task run)
 
     @property
     def mean(self) -> float:
@@ -74,6 +73,8 @@ class MujocoTask:
         with self.physics.patched():  # traced (and compiled) here, with MuJoCo's physics
             self.reset = jax.jit(lambda k: reset_one(env, k)).lower(key).compile()
             state = jax.eval_shape(lambda k: reset_one(env, k), key)
+            obs = state.obs["state"] if isinstance(state.obs, dict) else state.obs
+            self.obs_size = int(obs.shape[-1])
             action = jax.ShapeDtypeStruct((int(env.action_size),), np.float32)
             step = jax.jit(lambda s, a: step_one(env, s, a, action_repeat))
             self.step = step.lower(state, action).compile()
@@ -124,6 +125,7 @@ def check_task_matches(info: dict[str, Any], task: MujocoTask, env: str) -> None
     model = task.env.mj_model
     actuators = [model.actuator(i).name for i in range(model.nu)]
     for what, theirs, ours in (
+        ("observation size", info["obs_size"], task.obs_size),
         ("action size", info["action_size"], int(task.env.action_size)),
         ("actuators", info.get("actuators", actuators), actuators),
         ("control period", info.get("ctrl_dt", task.env.dt), float(task.env.dt)),

@@ -1,0 +1,146 @@
+"""`fastbrc sim2sim` measured: a checkpoint's return in plain MuJoCo against MJX.
+
+Run from the repository root, on a run directory with a checkpoint::
+
+    python benchmarks/sim2sim.py --run-dir runs/cheetah \\
+        --out benchmarks/results/sim2sim-CheetahRun-cpu-2core-epyc-<detail>.json
+
+The checkpoint is exported to ONNX (`fastbrc export`), rolled out for ``--episodes`` (16)
+episodes in MuJoCo (`fastbrc sim2sim`: ``mj_step`` on the task's MjModel, the task's own
+observation and reward code, the ONNX policy in ONNX Runtime) and evaluated in MJX by
+``fastbrc eval`` from the same initial draws (reset keys). Recorded: every episode's return,
+length and ending in MuJoCo, both means and standard deviations, their difference.
+
+``--trace N`` adds where the two simulators part: from each of the first 4 episodes' initial
+state, the first N policy steps are run in both with the same policy (closed loop), and the
+largest |qpos| and |obs| differences and the reward difference per step are recorded, with
+the first step at which |qpos| differs by more than 1e-3 (float32 noise, amplified by the
+dynamics, against a systematic difference from the first steps on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+from common import say, write_result  # benchmarks/common.py
+
+from fastbrc.deploy.export import export_run
+from fastbrc.deploy.exported import load_exported
+from fastbrc.deploy.sim2sim import MujocoTask, episode_keys, sim2sim
+from fastbrc.envs import load_env, reset_one, step_one
+
+
+def trace(policy_path: Path, env_name: str, seed: int, steps: int, episodes: int = 4) -> list:
+    """Per episode: MuJoCo and MJX side by side for `steps` policy steps (closed loop)."""
+    policy = load_exported(policy_path)
+    info = policy.metadata["task_info"][env_name]
+    tasks = policy.metadata["tasks"]
+    repeat = info["action_repeat"]
+    mujoco_task = MujocoTask(env_name, repeat)
+    env = load_env(env_name, impl="jax")
+    mjx_reset = jax.jit(lambda key: reset_one(env, key))
+    mjx_step = jax.jit(lambda state, action: step_one(env, state, action, repeat))
+    size = int(env.action_size)
+
+    def act(state):
+        obs = state.obs["state"] if isinstance(state.obs, dict) else state.obs
+        return np.asarray(policy.act(np.asarray(obs)[None], env_name)[0, :size], np.float32)
+
+    def obs_of(state):
+        return np.asarray(state.obs["state"] if isinstance(state.obs, dict) else state.obs)
+
+    out = []
+    keys = episode_keys(seed, episodes, tasks.index(env_name), len(tasks))
+    for key in keys:
+        a, b = mujoco_task.reset(key), mjx_reset(key)
+        rows = []
+        for _ in range(steps):
+            a, reward_a, done_a = mujoco_task.step(a, act(a))
+            b, reward_b, done_b = mjx_step(b, act(b))
+            rows.append(
+                {
+                    "qpos": float(
+                        np.max(np.abs(np.asarray(a.data.qpos) - np.asarray(b.data.qpos)))
+                    ),
+                    "obs": float(np.max(np.abs(obs_of(a) - obs_of(b)))),
+                    "reward": float(reward_a) - float(reward_b),
+                }
+            )
+            if bool(done_a) or bool(done_b):
+                break
+        apart = next((i + 1 for i, row in enumerate(rows) if row["qpos"] > 1e-3), None)
+        out.append({"first_step_qpos_apart_1e-3": apart, "steps": rows})
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--run-dir", required=True)
+    parser.add_argument(
+        "--checkpoint", type=int, help="env step of the checkpoint (default: newest)"
+    )
+    parser.add_argument("--env", help="the task (default: the run's first)")
+    parser.add_argument("--episodes", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--trace", type=int, default=0, help="policy steps to trace side by side")
+    parser.add_argument("--video", help="an mp4 of the first MuJoCo episode (default: none)")
+    parser.add_argument("--out", required=True, help="the JSON to write")
+    args = parser.parse_args()
+    from machine import machine_info  # benchmarks/machine.py
+
+    with tempfile.TemporaryDirectory() as temp:
+        policy_path = Path(temp) / "policy.onnx"
+        exported = export_run(args.run_dir, "onnx", policy_path, checkpoint=args.checkpoint)
+        env = args.env or exported.metadata["tasks"][0]
+        say("sim2sim", f"{args.run_dir} checkpoint {exported.checkpoint:,} on {env}")
+        video = None
+        if args.video:
+            from fastbrc.deploy.video import VideoRecorder
+
+            video = VideoRecorder(args.video, overwrite=True)
+        result = sim2sim(
+            policy_path, env, episodes=args.episodes, seed=args.seed, video=video,
+            run_dir=args.run_dir,
+        )  # fmt: skip
+        traced = trace(policy_path, env, args.seed, args.trace) if args.trace else None
+    assert result.mjx is not None
+    diff = result.mean - result.mjx["mean"]
+    say("sim2sim", f"MuJoCo {result.mean:.1f}, MJX {result.mjx['mean']:.1f}, diff {diff:+.1f}")
+    record: dict[str, Any] = {
+        "benchmark": "sim2sim",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "python " + " ".join(sys.argv),
+        "run_dir": args.run_dir,
+        "env": env,
+        "checkpoint": exported.checkpoint,
+        "episodes": args.episodes,
+        "seed": args.seed,
+        "mujoco": {
+            "mean": result.mean,
+            "std": result.std,
+            "returns": [e.ret for e in result.episodes],
+            "lengths": [e.steps for e in result.episodes],
+            "terminated": [e.terminated for e in result.episodes],
+            "unstable": [e.unstable for e in result.episodes],
+        },
+        "mjx": result.mjx,
+        "difference": diff,
+        "relative_difference": diff / abs(result.mjx["mean"]) if result.mjx["mean"] else None,
+        "task_info": exported.metadata["task_info"][env],
+        "trace": traced,
+        "machine": machine_info(),
+    }
+    path = write_result(Path(args.out), record)
+    say("sim2sim", f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
