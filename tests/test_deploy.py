@@ -325,6 +325,24 @@ def test_an_op_the_converter_lacks_is_named(policy, tmp_path, monkeypatch):
     assert "\n" not in message and not list(tmp_path.iterdir())
 
 
+def test_a_file_that_disagrees_with_jax_is_not_written(policy, tmp_path, monkeypatch):
+    from fastbrc.deploy import export
+    from fastbrc.deploy.errors import DeployError
+
+    made = export.runner_for
+
+    def off_by_1e_4(*args):
+        runner = made(*args)
+        wrapped = lambda feeds: np.asarray(runner(feeds)) + 1e-4  # noqa: E731
+        wrapped.set_input_names = runner.set_input_names
+        return wrapped
+
+    monkeypatch.setattr(export, "runner_for", off_by_1e_4)
+    with pytest.raises(DeployError, match=r"differ from the JAX policy's by .*; nothing written"):
+        export.export_policy(policy, "jax", tmp_path / "policy.zip")
+    assert not list(tmp_path.iterdir())
+
+
 def test_sim2sim_bad_input_is_one_line_and_writes_nothing(runs, exports, tmp_path, capsys):
     video = tmp_path / "v.mp4"
     garbage = tmp_path / "garbage.onnx"

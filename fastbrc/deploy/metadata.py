@@ -92,13 +92,18 @@ def _task_info(name: str, episode_length: int | None, action_repeat: int | None)
         ],
         action_to_ctrl=None
         if ctrl_map is None
-        else {"offset": ctrl_map[0].tolist(), "scale": ctrl_map[1].tolist()},
+        else {"offset": _float32_list(ctrl_map[0]), "scale": _float32_list(ctrl_map[1])},
         sim_dt=float(model.opt.timestep),
         ctrl_dt=float(env.dt),
         n_substeps=int(env.n_substeps),
         control_dt=float(env.dt) * info.action_repeat,
     )
     return out
+
+
+def _float32_list(values: np.ndarray) -> list[float]:
+    """The shortest decimals that are these values in float32 (the task computes in float32)."""
+    return [float(str(np.float32(value))) for value in values]
 
 
 def dumps(metadata: Mapping[str, Any]) -> str:
