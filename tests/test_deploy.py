@@ -160,6 +160,7 @@ def test_metadata_travels_in_the_file(runs, exports):
         "scale": [1.0],
     }
     assert cart["ctrl_dt"] == 0.01 and cart["n_substeps"] == 1 and cart["episode_length"] == 100
+    assert cart["obs_source"].startswith("mujoco_playground/_src/dm_control_suite/cartpole.py")
     assert meta["task_info"]["PendulumSwingup"]["obs_size"] == 3
     assert meta["fastbrc_version"] and meta["converter"].startswith("jax2onnx")
     example = meta["example"]  # a self-test any runtime can replay

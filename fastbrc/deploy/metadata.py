@@ -11,10 +11,11 @@ One JSON object, stored in the file (ONNX: the model's ``metadata_props["fastbrc
     inputs, outputs     name, shape (``"batch"`` first) and dtype of each; the action lies in
                         [-1, 1]
     task_info           per task the file serves: its observation (keys and sizes; the actor
-                        reads ``state``), action size, actuator names and ctrlrange, the
-                        affine map the task applies (``ctrl = offset + scale * action``), the
-                        physics timestep, substeps, action repeat, the control period and the
-                        episode length in policy steps
+                        reads ``state``) and where the task builds it, action size, actuator
+                        names, ctrlrange and force law (gain, bias), the affine map the task
+                        applies (``ctrl = offset + scale * action``), the physics timestep,
+                        substeps, action repeat, the control period and the episode length in
+                        policy steps
     checkpoint_step     env steps of the checkpoint; config_hash: sha256 of the run's agent
                         config (the part locked on resume), first 16 hex digits
     actor, obs_normalization   TD3/SAC; whether the normaliser is folded into the graph
@@ -27,9 +28,12 @@ import copy
 import dataclasses
 import functools
 import hashlib
+import importlib
 import importlib.metadata
+import inspect
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -45,10 +49,7 @@ KEY = "fastbrc"  # the ONNX metadata_props key; the jax zip's member is metadata
 
 
 def fastbrc_version() -> str:
-    try:
-        return importlib.metadata.version("fastbrc")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
+    return _version("fastbrc")
 
 
 def config_hash(config: Config) -> str:
@@ -82,23 +83,54 @@ def _task_info(name: str, episode_length: int | None, action_repeat: int | None)
     model = getattr(env, "mj_model", None)
     if model is None:  # a probe env: no MuJoCo model
         return out
-    ctrl_map = action_to_ctrl(env)
-    limited = model.actuator_ctrllimited.astype(bool)
+    out.update(obs_source=obs_source(env), **actuator_info(env, model))
     out.update(
-        actuators=[model.actuator(i).name for i in range(model.nu)],
-        ctrlrange=[
-            list(map(float, r)) if lim else None
-            for r, lim in zip(model.actuator_ctrlrange, limited, strict=True)
-        ],
-        action_to_ctrl=None
-        if ctrl_map is None
-        else {"offset": _float32_list(ctrl_map[0]), "scale": _float32_list(ctrl_map[1])},
         sim_dt=float(model.opt.timestep),
         ctrl_dt=float(env.dt),
         n_substeps=int(env.n_substeps),
         control_dt=float(env.dt) * info.action_repeat,
     )
     return out
+
+
+def actuator_info(env: Any, model: Any) -> dict[str, Any]:
+    """Actuator names, ctrlrange, MuJoCo's force law (``gain * ctrl + bias[0] + bias[1] *
+    length + bias[2] * velocity``: a position servo's kp is ``gain``, its kd ``-bias[2]``) and
+    the task's action-to-ctrl map."""
+    ctrl_map = action_to_ctrl(env)
+    limited = model.actuator_ctrllimited.astype(bool)
+    ranges = zip(model.actuator_ctrlrange, limited, strict=True)
+    return {
+        "actuators": [model.actuator(i).name for i in range(model.nu)],
+        "ctrlrange": [list(map(float, r)) if lim else None for r, lim in ranges],
+        "actuator_gain": _float32_list(model.actuator_gainprm[:, 0]),
+        "actuator_bias": [_float32_list(row) for row in model.actuator_biasprm[:, :3]],
+        "action_to_ctrl": None
+        if ctrl_map is None
+        else {"offset": _float32_list(ctrl_map[0]), "scale": _float32_list(ctrl_map[1])},
+    }
+
+
+def obs_source(env: Any) -> str:
+    """Where the task builds its observation (the reference for the order of its entries)."""
+    cls = type(env)
+    method = getattr(cls, "_get_obs", None)
+    owner = next((k for k in cls.__mro__ if "_get_obs" in vars(k)), cls)
+    try:
+        path = Path(inspect.getsourcefile(method or cls) or "")
+        package = Path(inspect.getsourcefile(importlib.import_module("mujoco_playground")) or "")
+        where = path.relative_to(package.parent.parent).as_posix()
+    except (TypeError, ValueError):
+        where = cls.__module__
+    version = _version("playground")
+    return f"{where}, {owner.__name__}._get_obs (playground {version})"
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _float32_list(values: np.ndarray) -> list[float]:
