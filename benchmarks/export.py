@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import statistics
 import subprocess
 import sys
@@ -175,9 +176,38 @@ def measure(args: argparse.Namespace, directory: Path) -> dict[str, Any]:
     }
 
 
+def table(paths: list[str]) -> str:
+    """The Markdown table of the docs from result JSONs: one row per run and format."""
+    rows = [
+        "| run | checkpoint | format | observations | max abs diff | export s | file KiB "
+        "| ORT 1 obs ms (2 threads / 1) | ORT 4,096 obs ms (2 threads / 1) | JSON |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for path in paths:
+        result = json.loads(Path(path).read_text())
+        for fmt, item in result["formats"].items():
+            lat = item["latency_ms"]
+            if fmt == "onnx":
+                one, two = lat["ort_default_threads"], lat["ort_1_thread"]
+                single = f"{one['batch_1']['median']:.3f} / {two['batch_1']['median']:.3f}"
+                batch = f"{one['batch_4096']['median']:.2f} / {two['batch_4096']['median']:.2f}"
+            else:
+                jit = lat["jax_export_jit"]
+                single = f"jax: {jit['batch_1']['median']:.3f}"
+                batch = f"jax: {jit['batch_4096']['median']:.2f}"
+            rows.append(
+                f"| {result['env']} | {result['checkpoint']:,} | {fmt} | "
+                f"{result['observations']['count']:,} | {item['max_abs_diff']:.1e} | "
+                f"{item['export_s']:.1f} | {item['file_bytes'] / 1024:.1f} | {single} | {batch} "
+                f"| [{Path(path).name}]({Path('..') / path}) |"
+            )
+    return "\n".join(rows)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--run-dir", required=True, help="the run to export")
+    parser.add_argument("--table", nargs="+", metavar="JSON", help="print the docs' table")
+    parser.add_argument("--run-dir", help="the run to export")
     parser.add_argument(
         "--checkpoint", type=int, help="env step of the checkpoint (default: newest)"
     )
@@ -186,9 +216,14 @@ def main() -> int:
     parser.add_argument("--num-envs", type=int, default=16, help="rollout envs")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dir", help="where the exported files go (default: a temp dir)")
-    parser.add_argument("--out", required=True, help="the JSON to write")
+    parser.add_argument("--out", help="the JSON to write")
     args = parser.parse_args()
+    if args.table:
+        print(table(args.table))
+        return 0
     try:
+        if not args.run_dir or not args.out:
+            raise UsageError("--run-dir and --out are required (or --table JSON ...)")
         if args.observations < 1 or args.num_envs < 1:
             raise UsageError("--observations and --num-envs must be >= 1")
         with tempfile.TemporaryDirectory() as temp:

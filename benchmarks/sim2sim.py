@@ -21,6 +21,7 @@ dynamics, against a systematic difference from the first steps on).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -80,9 +81,30 @@ def trace(policy_path: Path, env_name: str, seed: int, steps: int, episodes: int
     return out
 
 
+def table(paths: list[str]) -> str:
+    """The Markdown table of the docs from result JSONs: one row per task."""
+    rows = [
+        "| task | checkpoint | MuJoCo (mj_step) | MJX (fastbrc eval) | MuJoCo - MJX "
+        "| qpos apart by 1e-3 at step | JSON |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for path in paths:
+        r = json.loads(Path(path).read_text())
+        apart = ", ".join(str(t["first_step_qpos_apart_1e-3"]) for t in r["trace"] or [])
+        link = f"[{Path(path).name}]({Path('..') / path})"
+        rows.append(
+            f"| {r['env']} | {r['checkpoint']:,} | {r['mujoco']['mean']:.1f} +- "
+            f"{r['mujoco']['std']:.1f} | {r['mjx']['mean']:.1f} +- {r['mjx']['std']:.1f} | "
+            f"{r['difference']:+.1f} ({r['relative_difference']:+.1%}) | "
+            f"{apart or '-'} | {link} |"
+        )
+    return "\n".join(rows)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--run-dir", required=True)
+    parser.add_argument("--table", nargs="+", metavar="JSON", help="print the docs' table")
+    parser.add_argument("--run-dir")
     parser.add_argument(
         "--checkpoint", type=int, help="env step of the checkpoint (default: newest)"
     )
@@ -91,8 +113,13 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--trace", type=int, default=0, help="policy steps to trace side by side")
     parser.add_argument("--video", help="an mp4 of the first MuJoCo episode (default: none)")
-    parser.add_argument("--out", required=True, help="the JSON to write")
+    parser.add_argument("--out", help="the JSON to write")
     args = parser.parse_args()
+    if args.table:
+        print(table(args.table))
+        return 0
+    if not args.run_dir or not args.out:
+        parser.error("--run-dir and --out are required (or --table JSON ...)")
     from machine import machine_info  # benchmarks/machine.py
 
     with tempfile.TemporaryDirectory() as temp:
