@@ -11,11 +11,15 @@ observation and reward code, the ONNX policy in ONNX Runtime) and evaluated in M
 ``fastbrc eval`` from the same initial draws (reset keys). Recorded: every episode's return,
 length and ending in MuJoCo, both means and standard deviations, their difference.
 
-``--trace N`` adds where the two simulators part: from each of the first 4 episodes' initial
-state, the first N policy steps are run in both with the same policy (closed loop), and the
-largest |qpos| and |obs| differences and the reward difference per step are recorded, with
-the first step at which |qpos| differs by more than 1e-3 (float32 noise, amplified by the
-dynamics, against a systematic difference from the first steps on).
+``--trace N`` adds where and why the two simulators part, over the first N policy steps of
+the first 4 episodes: (1) both run closed loop with the same policy from the same initial
+draw; per step the largest |qpos| and |obs| differences and the reward difference, and the
+first step at which |qpos| differs by more than 1e-3; (2) from each state of the MuJoCo
+episode, one policy step of MJX (``mjx.put_data`` of that state, the task's ctrl map from the
+metadata) against MuJoCo's: the largest |qpos| and |qvel| gaps of one step from the same
+state, and the number of contacts. Small one-step gaps (float32 against float64) that grow
+along the closed loops mean chaos amplifying rounding; a large one-step gap would be a
+different model (contacts, solver, integrator).
 """
 
 from __future__ import annotations
@@ -38,8 +42,30 @@ from fastbrc.deploy.sim2sim import MujocoTask, episode_keys, sim2sim
 from fastbrc.envs import load_env, reset_one, step_one
 
 
+def one_step_mjx(env: Any, info: dict[str, Any]) -> Any:
+    """``(MjData, action) -> qpos, qvel`` after one policy step of MJX from that C state."""
+    from mujoco import mjx
+    from mujoco_playground._src import mjx_env
+
+    substeps = info["n_substeps"] * info["action_repeat"]
+    ctrl_map = info["action_to_ctrl"]
+    offset, scale = np.asarray(ctrl_map["offset"]), np.asarray(ctrl_map["scale"])
+    step = jax.jit(lambda data, ctrl: mjx_env.step(env.mjx_model, data, ctrl, substeps))
+
+    def run(data: Any, action: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ctrl = (offset + scale * action).astype(np.float32)
+        out = step(mjx.put_data(env.mj_model, data, impl="jax"), ctrl)
+        return np.asarray(out.qpos), np.asarray(out.qvel)
+
+    return run
+
+
 def trace(policy_path: Path, env_name: str, seed: int, steps: int, episodes: int = 4) -> list:
-    """Per episode: MuJoCo and MJX side by side for `steps` policy steps (closed loop)."""
+    """Per episode, for `steps` policy steps: MuJoCo and MJX side by side (each closed loop
+    from the same initial draw: where they part), and from each MuJoCo state one MJX step
+    (how far one step of the two engines differs from the same state)."""
+    import mujoco
+
     policy = load_exported(policy_path)
     info = policy.metadata["task_info"][env_name]
     tasks = policy.metadata["tasks"]
@@ -48,36 +74,45 @@ def trace(policy_path: Path, env_name: str, seed: int, steps: int, episodes: int
     env = load_env(env_name, impl="jax")
     mjx_reset = jax.jit(lambda key: reset_one(env, key))
     mjx_step = jax.jit(lambda state, action: step_one(env, state, action, repeat))
+    one_step = one_step_mjx(env, info)
+    model, before = env.mj_model, mujoco.MjData(env.mj_model)
     size = int(env.action_size)
-
-    def act(state):
-        obs = state.obs["state"] if isinstance(state.obs, dict) else state.obs
-        return np.asarray(policy.act(np.asarray(obs)[None], env_name)[0, :size], np.float32)
 
     def obs_of(state):
         return np.asarray(state.obs["state"] if isinstance(state.obs, dict) else state.obs)
 
+    def act(state):
+        return np.asarray(policy.act(obs_of(state)[None], env_name)[0, :size], np.float32)
+
+    def gap(x: Any, y: Any) -> float:
+        return float(np.max(np.abs(np.asarray(x, np.float64) - np.asarray(y, np.float64))))
+
     out = []
-    keys = episode_keys(seed, episodes, tasks.index(env_name), len(tasks))
-    for key in keys:
+    for key in episode_keys(seed, episodes, tasks.index(env_name), len(tasks)):
         a, b = mujoco_task.reset(key), mjx_reset(key)
         rows = []
         for _ in range(steps):
-            a, reward_a, done_a = mujoco_task.step(a, act(a))
+            action = act(a)
+            mujoco.mj_copyData(before, model, mujoco_task.physics.data)
+            a, reward_a, done_a = mujoco_task.step(a, action)
             b, reward_b, done_b = mjx_step(b, act(b))
+            qpos, qvel = one_step(before, action)
+            host = mujoco_task.physics.data
             rows.append(
                 {
-                    "qpos": float(
-                        np.max(np.abs(np.asarray(a.data.qpos) - np.asarray(b.data.qpos)))
-                    ),
-                    "obs": float(np.max(np.abs(obs_of(a) - obs_of(b)))),
+                    "qpos": gap(a.data.qpos, b.data.qpos),
+                    "obs": gap(obs_of(a), obs_of(b)),
                     "reward": float(reward_a) - float(reward_b),
+                    "one_step_qpos": gap(qpos, host.qpos),
+                    "one_step_qvel": gap(qvel, host.qvel),
+                    "contacts": [int(before.ncon), int(host.ncon)],  # MuJoCo: before, after
                 }
             )
             if bool(done_a) or bool(done_b):
                 break
         apart = next((i + 1 for i, row in enumerate(rows) if row["qpos"] > 1e-3), None)
-        out.append({"first_step_qpos_apart_1e-3": apart, "steps": rows})
+        worst = {k: max(row[k] for row in rows) for k in ("one_step_qpos", "one_step_qvel")}
+        out.append({"first_step_qpos_apart_1e-3": apart, "one_step_max": worst, "steps": rows})
     return out
 
 
