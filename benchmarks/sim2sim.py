@@ -116,6 +116,23 @@ def trace(policy_path: Path, env_name: str, seed: int, steps: int, episodes: int
     return out
 
 
+def solver_options(env_name: str) -> dict[str, Any]:
+    """The physics options MuJoCo (the MjModel) and MJX (its mjx.Model) step with."""
+    env = load_env(env_name, impl="jax")
+    fields = ("timestep", "iterations", "ls_iterations", "tolerance", "ls_tolerance")
+    fields += ("solver", "cone", "integrator", "disableflags", "enableflags", "impratio")
+
+    def read(opt: Any) -> dict[str, Any]:
+        out = {}
+        for name in fields:
+            value = getattr(opt, name, None)
+            value = getattr(value, "value", value)  # mjx enums
+            out[name] = None if value is None else np.asarray(value).item()
+        return out
+
+    return {"mujoco": read(env.mj_model.opt), "mjx": read(env.mjx_model.opt)}
+
+
 def table(paths: list[str]) -> str:
     """The Markdown table of the docs from result JSONs: one row per task."""
     rows = [
@@ -197,6 +214,7 @@ def main() -> int:
         "relative_difference": diff / abs(result.mjx["mean"]) if result.mjx["mean"] else None,
         "task_info": exported.metadata["task_info"][env],
         "trace": traced,
+        "solver_options": solver_options(env),
         "machine": machine_info(),
     }
     path = write_result(Path(args.out), record)
