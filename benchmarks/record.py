@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from tables import common, gpu, humanoid, index, infrastructure, small_tasks, summary
+from tables import common, deploy, gpu, humanoid, index, infrastructure, small_tasks, summary
 from tables.common import ROOT
 
 PAGES = ("README.md", "docs/*.md")
@@ -29,6 +29,7 @@ TABLES: dict[str, Callable[[str], str]] = {
     **small_tasks.TABLES,
     **humanoid.TABLES,
     **gpu.TABLES,
+    **deploy.TABLES,
     **infrastructure.TABLES,
     **summary.TABLES,
 }

@@ -32,6 +32,9 @@ USAGE = """usage: fastbrc train [--env NAME] [--profile PROFILE] [--CONFIG-FIELD
                     [--episode-seed E]
        fastbrc plot RUN_DIR [RUN_DIR ...] [--out PATH] [--title T]
        fastbrc render --run-dir RUN_DIR [--out video.mp4] [--checkpoint STEP] [--max-steps N]
+       fastbrc export --run-dir RUN_DIR --format onnx|jax --out FILE [--checkpoint STEP] [--task T]
+                      [--seed S]
+       fastbrc sim2sim --policy FILE --env NAME [--episodes N] [--run-dir RUN_DIR] [--no-video]
        fastbrc plan sweep|fit|recommend ...   (fastbrc plan --help)
 
 commands:
@@ -50,6 +53,9 @@ commands:
   render   mp4 of the deterministic policy (one clip per task; headless EGL or OSMesa)
   plan     the value-based scaling laws: sweep a task's UTD x batch x learning rate grid, fit
            the laws, recommend the recipe for a budget in env steps, FLOPs or wall-clock
+  export   the deterministic policy (normaliser folded in) as ONNX or a jax.export function
+  sim2sim  an exported policy in plain MuJoCo (mj_step, no MJX): returns, a video, and with
+           --run-dir the MJX evaluation of the same checkpoint
 """
 
 
@@ -225,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE)
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
+    from fastbrc.deploy.commands import export_main, sim2sim_main
     from fastbrc.plan.cli import plan_main
     from fastbrc.run.plot import plot_main  # here, like jax: render imports it
     from fastbrc.run.render import render_main
@@ -234,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
         "eval": eval_main,
         "plot": plot_main,
         "render": render_main,
+        "export": export_main,
+        "sim2sim": sim2sim_main,
         "plan": plan_main,
     }
     if command not in commands:

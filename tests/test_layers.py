@@ -8,6 +8,7 @@ Layers, bottom to top; each imports only from its own layer and those below it:
     config   fastbrc.config, fastbrc.presets
     learner  fastbrc.learner.*   train state, actors, updates, chunk, factory
     run      fastbrc.run.*       the run shell
+    deploy   fastbrc.deploy.*    export and sim2sim; reads checkpoints through run
     plan     fastbrc.plan.*      throughput profiles, recipes, scaling laws (above the trainer)
     cli      fastbrc.cli         the subcommands: may import every layer
 
@@ -30,8 +31,9 @@ ALLOWED = {
     "config": {"base", "config"},
     "learner": {"base", "core", "envs", "config", "learner"},
     "run": {"base", "core", "envs", "config", "learner", "run"},
+    "deploy": {"base", "core", "envs", "config", "learner", "run", "deploy"},
     "plan": {"base", "core", "envs", "config", "learner", "run", "plan"},
-    "cli": {"base", "core", "envs", "config", "learner", "run", "plan", "cli"},
+    "cli": {"base", "core", "envs", "config", "learner", "run", "deploy", "plan", "cli"},
 }
 
 
@@ -46,7 +48,7 @@ def layer_of(module: str) -> str:
     parts = module.split(".")
     if len(parts) == 1 or parts[1] in ("errors", "versions"):
         return "base"
-    if parts[1] in ("core", "envs", "learner", "run", "plan", "cli"):
+    if parts[1] in ("core", "envs", "learner", "run", "plan", "deploy", "cli"):
         return parts[1]
     if parts[1] in ("config", "presets"):
         return "config"

@@ -123,13 +123,19 @@ class Policy:
         action = self._apply(self.params, flat, task_id)
         return action.reshape(obs.shape[:-1] + (action.shape[-1],))
 
+    def apply(self, obs: jax.Array, task_id: jax.Array) -> jax.Array:
+        """The policy as a function of arrays alone (what `fastbrc export` traces): `obs`
+        float32 ``[B, obs_size]``, `task_id` int32 ``[B]`` -> actions ``[B, action_size]``."""
+        return self._apply(self.params, obs, task_id)
+
 
 def load_policy(
-    run_dir: str | Path, checkpoint: int | None = None, seed: int | None = None
+    run_dir: str | Path, checkpoint: int | None = None, seed: int | None = None, warn=print
 ) -> Policy:
     """The policy of the run in `run_dir` at `checkpoint` env steps (default: the newest); of
-    a --seeds run, the member `seed` (default: the best, said in one line)."""
-    config, agent, _, restored = restore_run(run_dir, checkpoint, seed=seed)
+    a --seeds run, the member `seed` (default: the best, said in one line). `warn` is told of
+    each damaged checkpoint skipped on the way."""
+    config, agent, _, restored = restore_run(run_dir, checkpoint, warn=warn, seed=seed)
     stats = restored.state.obs_stats
     params = PolicyParams(
         actor_params=restored.state.actor_params,

@@ -132,7 +132,7 @@ def check_gl() -> str:
     raise RenderError(f"no OpenGL for rendering ({'; '.join(failures)}); {INSTALL_HINT}")
 
 
-class _Renderer:
+class Renderer:
     """Offscreen RGB frames of one MuJoCo model (a private copy of it) at a fixed size."""
 
     def __init__(self, mj_model: Any, height: int, width: int, camera: str | int | None):
@@ -292,9 +292,9 @@ def render_policy(
             limit = min(limit, max_steps)
         action_size = int(env.action_size)
         fps = max(1, round(1.0 / (float(env.dt) * info.action_repeat)))
-        renderer = _Renderer(env.mj_model, height, width, camera)
+        renderer = Renderer(env.mj_model, height, width, camera)
         try:
-            with _Mp4(path, fps) as video:
+            with Mp4(path, fps) as video:
                 for key in keys:
                     state = reset(key)
                     video.add(renderer.frame(_physics(state)))
@@ -316,7 +316,7 @@ def render_policy(
     return videos
 
 
-class _Mp4:
+class Mp4:
     """An H.264 mp4 (yuv420p) written frame by frame to a hidden file next to `path` and
     renamed to `path` when complete, so no half video is ever left under its name."""
 
@@ -327,7 +327,7 @@ class _Mp4:
         self._partial = path.with_name(f".{path.stem}.partial.mp4")
         self._writer: Any = None
 
-    def __enter__(self) -> _Mp4:
+    def __enter__(self) -> Mp4:
         import imageio.v2 as imageio
 
         try:
@@ -497,7 +497,9 @@ def render_main(argv: list[str]) -> int:
 
 __all__ = [
     "INSTALL_HINT",
+    "Mp4",
     "RenderError",
+    "Renderer",
     "Video",
     "check_gl",
     "render_checkpoint",
