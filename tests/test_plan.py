@@ -35,6 +35,8 @@ def test_the_data_law_recovers_known_exponents():
     assert (line.scale, line.slope) == (pytest.approx(300), pytest.approx(-0.3))
     with pytest.raises(FitError, match="3 or more sigmas"):
         fit_data_law([1.0, 2.0], [10.0, 5.0])
+    with pytest.raises(FitError, match="does not fall with sigma"):
+        fit_data_law([0.25, 0.5, 1.0, 2.0], [34_910.0, 28_649.0, 37_579.0, 34_481.0])
 
 
 def synthetic_sweep(sigmas=SIGMAS, seeds=(0, 1, 2)):
@@ -63,6 +65,14 @@ def test_fit_finds_the_best_points_and_their_laws(tmp_path):
     assert held["held_out_sigma"] == 1.0 and "1" not in held["best"]
     with pytest.raises(FitError, match="too few points to fit"):
         fit_sweep(synthetic_sweep(sigmas=(0.5, 1.0)))
+    one_lr = synthetic_sweep()  # a grid of one learning rate: its law is fixed, not fitted
+    one_lr["points"] = [
+        {**p, "lr": 1e-3} for p in one_lr["points"] if p["lr"] == (1e-3 if p["sigma"] < 1 else 3e-4)
+    ]
+    fixed = fit_sweep(one_lr, bootstraps=20)
+    assert fixed["fixed"] == ["lr"] and fitted["fixed"] == []
+    assert fixed["lr_law"] == {"scale": pytest.approx(1e-3), "slope": pytest.approx(0.0)}
+    assert "lr_slope" not in fixed["intervals"] and "batch_slope" in fixed["intervals"]
 
 
 def test_a_killed_sweep_goes_on_where_it_stopped(tmp_path):
@@ -84,8 +94,16 @@ def test_a_killed_sweep_goes_on_where_it_stopped(tmp_path):
     assert ran == ["sigma0.5-batch64-lr0.001", "sigma1-batch64-lr0.001", "sigma1-batch64-lr0.001"]
     assert len(json.loads(out.read_text())["points"]) == 2
     other = dataclasses.replace(spec, task="WalkerWalk")
-    with pytest.raises(Exception, match="another grid or task"):
+    with pytest.raises(Exception, match="another task or run settings"):
         run_sweep(other, out, tmp_path, {}, say=lambda _: None, runner=runner)
+    # another grid goes on with the points it shares; the rest are kept outside the grid
+    wider = dataclasses.replace(spec, sigmas=(1.0, 2.0))
+    run_sweep(wider, out, tmp_path, {}, say=lambda _: None, runner=runner)
+    assert ran[3:] == ["sigma2-batch64-lr0.001"]
+    data = json.loads(out.read_text())
+    assert [point_name(p) for p in data["points"]] == ["sigma1-batch64-lr0.001", ran[3]]
+    assert [point_name(p) for p in data["outside_grid"]] == ["sigma0.5-batch64-lr0.001"]
+    assert data["spec"]["sigmas"] == [1.0, 2.0]
 
 
 @pytest.mark.slow

@@ -52,10 +52,14 @@ def plan_sweep(page: str) -> str:
     )
 
 
-def _fit_row(name: str, law: dict, key: str, interval: list | None, paper: dict | float) -> list:
+def _fit_row(
+    name: str, law: dict, key: str, interval: list | None, paper: dict | str, fixed: bool = False
+) -> list:
     paper_text = (
         ", ".join(f"{k} {v:g}" for k, v in paper.items()) if isinstance(paper, dict) else str(paper)
     )
+    if fixed:  # one value in the grid: no law was looked for
+        return [name, f"not fitted (one value in the grid: {law['scale']:.3g})", "-", paper_text]
     span = f"[{interval[0]:.3g}, {interval[1]:.3g}]" if interval else "-"
     return [name, fmt(law[key], ".3g"), span, paper_text]
 
@@ -78,6 +82,7 @@ def plan_fit(page: str) -> str:
             "slope",
             intervals.get("batch_slope"),
             paper["batch_slope"],
+            "batch" in fit.get("fixed", []),
         ),
         _fit_row(
             "eta* slope (learning rate vs sigma)",
@@ -85,6 +90,7 @@ def plan_fit(page: str) -> str:
             "slope",
             intervals.get("lr_slope"),
             paper["lr_slope"],
+            "lr" in fit.get("fixed", []),
         ),
         _fit_row("D_min (env steps)", fit["data_law"], "d_min", intervals.get("d_min"), "-"),
     ]

@@ -106,11 +106,16 @@ def fit_main(argv: list[str]) -> int:
     out.write_text(json.dumps(fitted, indent=2) + "\n")
     paths = plot_fit(sweep, fitted, Path(args.plots) if args.plots else out.parent)
     law = fitted["data_law"]
+
+    def line(name: str, symbol: str) -> str:
+        fit = fitted[f"{name}_law"]
+        if name in fitted["fixed"]:
+            return f"{symbol} = {fit['scale']:.4g} (fixed: one value in the grid)"
+        return f"{symbol}(sigma) = {fit['scale']:.4g} sigma^{fit['slope']:.3f}"
+
     print(
         f"fastbrc plan fit: D_J(sigma) = {law['d_min']:,.0f} + ({law['beta']:.4g} / sigma)^"
-        f"{law['alpha']:.3f}; B*(sigma) = {fitted['batch_law']['scale']:.4g} sigma^"
-        f"{fitted['batch_law']['slope']:.3f}; eta*(sigma) = {fitted['lr_law']['scale']:.4g} "
-        f"sigma^{fitted['lr_law']['slope']:.3f}"
+        f"{law['alpha']:.3f}; {line('batch', 'B*')}; {line('lr', 'eta*')}"
     )
     print(f"fastbrc plan fit: wrote {out} and {', '.join(str(p) for p in paths)}")
     return 0

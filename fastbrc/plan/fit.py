@@ -90,6 +90,13 @@ def fit_sweep(
             "law needs 3 (run more of the grid, or lower --threshold)"
         )
     laws = _fit(best)
+    # a hyperparameter the grid holds at one value has no law to find: its line is flat by
+    # construction, said as "fixed" (its interval and the paper's slope are not compared)
+    fixed = [
+        name
+        for name, key in (("batch", "batch_size"), ("lr", "lr"))
+        if len({p[key] for p in points}) == 1
+    ]
     rng = np.random.default_rng(rng_seed)
     names = ("alpha", "beta", "d_min", "batch_slope", "lr_slope")
     samples: dict[str, list[float]] = {name: [] for name in names}
@@ -125,7 +132,12 @@ def fit_sweep(
         "data_law": laws["data"].as_dict(),
         "batch_law": laws["batch"].as_dict(),
         "lr_law": laws["lr"].as_dict(),
-        "intervals": {k: interval(v) for k, v in samples.items() if len(v) >= 10},
+        "fixed": fixed,
+        "intervals": {
+            k: interval(v)
+            for k, v in samples.items()
+            if len(v) >= 10 and k.removesuffix("_slope") not in fixed
+        },
         "bootstraps": len(samples["alpha"]),
         "paper": PAPER,
     }

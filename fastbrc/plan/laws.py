@@ -67,10 +67,16 @@ def fit_data_law(sigma: Sequence[float], data: Sequence[float]) -> DataLaw:
     scale = float(np.median(d))
     logd = np.log(d / scale)
 
+    def unpack(p: np.ndarray) -> tuple[float, float, float]:
+        p = np.clip(p, -30.0, 30.0)  # the simplex wanders far along the flat valleys
+        return math.exp(p[0]), math.exp(p[1]), 1 / (1 + math.exp(-p[2]))
+
     def loss(p: np.ndarray) -> float:
-        alpha, beta, frac = math.exp(p[0]), math.exp(p[1]), 1 / (1 + math.exp(-p[2]))
-        model = frac * d.min() / scale + (beta / s) ** alpha
-        return float(np.mean((logd - np.log(model)) ** 2))
+        alpha, beta, frac = unpack(p)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            model = frac * d.min() / scale + (beta / s) ** alpha
+            value = float(np.mean((logd - np.log(model)) ** 2))
+        return value if math.isfinite(value) else math.inf
 
     best = None
     for alpha0 in (0.25, 0.5, 1.0, 2.0):
@@ -84,9 +90,16 @@ def fit_data_law(sigma: Sequence[float], data: Sequence[float]) -> DataLaw:
             result = optimize.minimize(loss, start, method="Nelder-Mead", options=options)
             if best is None or result.fun < best.fun:
                 best = result
-    alpha, beta_n, frac = math.exp(best.x[0]), math.exp(best.x[1]), 1 / (1 + math.exp(-best.x[2]))
+    alpha, beta_n, frac = unpack(best.x)
     # (beta_n / sigma) ** alpha is in units of `scale`: beta = beta_n * scale ** (1 / alpha)
-    return DataLaw(alpha=alpha, beta=beta_n * scale ** (1 / alpha), d_min=frac * float(d.min()))
+    log_beta = math.log(beta_n) + math.log(scale) / alpha
+    if alpha < 1e-3 or log_beta > 700:
+        raise FitError(
+            "the data to the threshold does not fall with sigma ("
+            + ", ".join(f"{x:g}: {y:,.0f}" for x, y in zip(s, d, strict=True))
+            + "): no power law to fit"
+        )
+    return DataLaw(alpha=alpha, beta=math.exp(log_beta), d_min=frac * float(d.min()))
 
 
 def fit_loglog(sigma: Sequence[float], values: Sequence[float]) -> LogLogLaw:

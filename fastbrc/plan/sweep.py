@@ -140,20 +140,36 @@ def _write(path: Path, data: dict[str, Any]) -> None:
     os.replace(partial, path)
 
 
+GRID = ("sigmas", "batch_sizes", "learning_rates")  # what a sweep may widen or narrow
+
+
 def load_or_start(path: Path, spec: SweepSpec, extra: dict[str, Any]) -> dict[str, Any]:
-    """The sweep JSON at `path` (to go on with), or a new one; a JSON of another spec is a
-    one-line error."""
+    """The sweep JSON at `path` (to go on with), or a new one. A JSON of the same runs on
+    another grid (only sigmas, batch sizes or learning rates differ) goes on with the new grid:
+    its points in the grid count, the others move to "outside_grid" (kept, not fitted). A JSON
+    of another task or run settings is a one-line error."""
     if path.exists():
         try:
             data = json.loads(path.read_text())
         except ValueError as error:
             raise ConfigError(f"{path} is not a sweep JSON: {error}") from None
-        if data.get("spec") != json.loads(json.dumps(dataclasses.asdict(spec))):
+        ours = json.loads(json.dumps(dataclasses.asdict(spec)))
+        theirs = data.get("spec") or {}
+        if {k: v for k, v in theirs.items() if k not in GRID} != {
+            k: v for k, v in ours.items() if k not in GRID
+        }:
             raise ConfigError(
-                f"{path} holds a sweep of another grid or task "
-                f"({data.get('spec', {}).get('task')}); give another --out, or the same "
-                "arguments to go on with it"
+                f"{path} holds a sweep of another task or run settings "
+                f"({theirs.get('task')}); give another --out, or the same arguments to go on "
+                "with it"
             )
+        if theirs != ours:
+            grid = {point_name(p) for p in spec.points()}
+            kept = [p for p in data["points"] if point_name(p) in grid]
+            data["outside_grid"] = data.get("outside_grid", []) + [
+                p for p in data["points"] if point_name(p) not in grid
+            ]
+            data["points"], data["spec"] = kept, ours
         return data
     return {"benchmark": "plan_sweep", "spec": dataclasses.asdict(spec), **extra, "points": []}
 
