@@ -24,7 +24,7 @@ def plan_sweep(page: str) -> str:
     columns = [(b, lr) for b in spec["batch_sizes"] for lr in spec["learning_rates"]]
     by_point = {(p["sigma"], p["batch_size"], p["lr"]): p for p in data["points"]}
     rows = []
-    for sigma in spec["sigmas"]:
+    for sigma in sorted(spec["sigmas"]):
         cells = []
         medians = {c: _median_steps(by_point.get((sigma, *c), {})) for c in columns}
         finite = [v for v in medians.values() if v is not None]
