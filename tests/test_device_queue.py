@@ -17,8 +17,8 @@ import recipe_sweep  # noqa: E402  (benchmarks/recipe_sweep.py)
 def test_the_next_experiments_are_the_ones_without_a_committed_result(tmp_path):
     names = lambda: [e.name for e in device_queue.pending(tmp_path)]  # noqa: E731
     assert names() == ["sweep", "walk", "fasttd3", "stand", "run", "multitask", "g1"]
-    (tmp_path / "recipe-sweep-HumanoidWalk-gpu-h200.json").write_text("{}")
-    (tmp_path / "learning-HumanoidStand-gpu-h100-recipe-seeds.json").write_text("{}")
+    (tmp_path / "recipe-sweep-HumanoidWalk-h200.json").write_text("{}")
+    (tmp_path / "learning-HumanoidStand-h100-recipe-seeds.json").write_text("{}")
     (tmp_path / "recipe-sweep-HumanoidWalk-epyc-2core.json").write_text("{}")  # not a GPU's
     assert names() == ["walk", "fasttd3", "run", "multitask", "g1"]
     assert device_queue.pending(ROOT / "benchmarks" / "results")  # something is always queued
@@ -41,12 +41,10 @@ def test_commands_carry_the_newest_chosen_recipe(tmp_path):
     assert preset[preset.index("--max-wall-s") + 1] == "380"
     flags = ["--num-envs", "4096", "--batch-size", "8192", "--updates-per-iteration", "8",
              "--critic-width", "768", "--critic-depth", "2", "--critic-bf16"]  # fmt: skip
-    (out / "recipe-sweep-HumanoidWalk-gpu-h200.json").write_text(
-        json.dumps({"chosen_flags": flags})
-    )
+    (out / "recipe-sweep-HumanoidWalk-h200.json").write_text(json.dumps({"chosen_flags": flags}))
     walk_cmd = device_queue.command(walk, args, "h200", 400)
     assert walk_cmd[walk_cmd.index("--num-envs") : walk_cmd.index("--num-envs") + 11] == flags
-    assert walk_cmd[-1] == str(out / "learning-HumanoidWalk-gpu-h200-recipe-seeds.json")
+    assert walk_cmd[-1] == str(out / "learning-HumanoidWalk-h200-recipe-seeds.json")
     peers = device_queue.command(fasttd3, args, "h200", 480)
     assert "--fastbrc-override=updates_per_iteration=8" in peers
     assert "--fastbrc-override=critic_bf16=true" in peers

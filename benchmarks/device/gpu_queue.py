@@ -8,11 +8,12 @@ The order (issue 32): the recipe sweep; HumanoidWalk with the chosen recipe, two
 program; FastTD3 at its published config against that recipe on the same card and budget;
 HumanoidStand and HumanoidRun; ``humanoid-dmc`` multi-task; G1JoystickFlatTerrain on
 placeholder meshes. An experiment is done when a file matching its ``done`` pattern is in
-``--results-dir`` (default ``benchmarks/results``: what is committed); each writes its JSON (and
-the runs' metrics.jsonl) to ``--out`` as ``<what>-<task>-gpu-<card>-<detail>.json``, the name it
-is committed under. An experiment starts only if its minimum time fits what is left of
-``--budget-s``; a learning run gets the time that is left, up to its maximum. The chosen recipe
-is the newest recipe sweep's (``--out`` first, then ``--results-dir``), else the GPU preset.
+``--results-dir`` (default ``benchmarks/results``: what is committed); each writes its JSON
+(and the runs' metrics.jsonl) to ``--out`` as ``<what>-<task>-<card>-<detail>.json`` (card
+``h100``, ``h200``), the name it is committed under. An experiment starts only if its
+minimum time fits what is left of ``--budget-s``; a learning run gets the time that is left,
+up to its maximum. The chosen recipe is the newest recipe sweep's (``--out`` first, then
+``--results-dir``), else the GPU preset.
 ``--small`` is the CPU rehearsal: the same experiments at toy sizes, every one run.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -35,7 +37,7 @@ PY = sys.executable
 @dataclass(frozen=True)
 class Experiment:
     name: str
-    done: str  # glob in the results directory; {card} is the card tag
+    done: str  # its result's name in the results directory, {gpu} for any GPU's tag
     min_s: float  # starts only with this much time left
     max_s: float  # a learning run's wall-clock cap
     kind: str  # sweep | learning | peers
@@ -45,12 +47,12 @@ class Experiment:
 
 
 QUEUE = (
-    Experiment("sweep", "recipe-sweep-HumanoidWalk-gpu-*.json", 150, 180, "sweep"),
-    Experiment("walk", "learning-HumanoidWalk-gpu-*-recipe-seeds.json", 300, 480, "learning"),
-    Experiment("fasttd3", "peers-HumanoidWalk-gpu-*-fasttd3.json", 360, 480, "peers"),
+    Experiment("sweep", "recipe-sweep-HumanoidWalk-{gpu}.json", 150, 180, "sweep"),
+    Experiment("walk", "learning-HumanoidWalk-{gpu}-recipe-seeds.json", 300, 480, "learning"),
+    Experiment("fasttd3", "peers-HumanoidWalk-{gpu}-fasttd3.json", 360, 480, "peers"),
     Experiment(
         "stand",
-        "learning-HumanoidStand-gpu-*-recipe-seeds.json",
+        "learning-HumanoidStand-{gpu}-recipe-seeds.json",
         240,
         300,
         "learning",
@@ -58,7 +60,7 @@ QUEUE = (
     ),  # fmt: skip
     Experiment(
         "run",
-        "learning-HumanoidRun-gpu-*-recipe-seeds.json",
+        "learning-HumanoidRun-{gpu}-recipe-seeds.json",
         240,
         300,
         "learning",
@@ -66,7 +68,7 @@ QUEUE = (
     ),  # fmt: skip
     Experiment(
         "multitask",
-        "learning-humanoid-dmc-gpu-*-recipe.json",
+        "learning-humanoid-dmc-{gpu}-recipe.json",
         300,
         480,
         "learning",
@@ -75,7 +77,7 @@ QUEUE = (
     ),  # fmt: skip
     Experiment(
         "g1",
-        "learning-G1JoystickFlatTerrain-gpu-*-recipe.json",
+        "learning-G1JoystickFlatTerrain-{gpu}-recipe.json",
         300,
         420,
         "learning",
@@ -99,13 +101,24 @@ def card_tag(device_kind: str) -> str:
 
 def pending(results: Path, queue: tuple[Experiment, ...] = QUEUE) -> list[Experiment]:
     """The experiments with no result in `results`, in queue order."""
-    return [e for e in queue if not any(results.glob(e.done))]
+    names = [path.name for path in results.glob("*.json")] if results.is_dir() else []
+    return [e for e in queue if not any(done_pattern(e).match(name) for name in names)]
+
+
+def done_pattern(e: Experiment) -> re.Pattern:
+    """`e.done` as a pattern: {gpu} is any GPU's tag (h100, h200, a100; not a CPU's
+    epyc-2core), so a result of one card takes the experiment off every card's queue."""
+    before, _, after = e.done.partition("{gpu}")
+    return re.compile(re.escape(before) + r"[a-z]+\d+[a-z]*" + re.escape(after) + "$")
 
 
 def chosen_flags(out: Path, results: Path) -> tuple[list[str], str]:
     """The newest recipe sweep's chosen recipe as train flags, and where it came from."""
     sweeps = sorted(
-        [*out.glob("recipe-sweep-HumanoidWalk-*.json"), *results.glob(QUEUE[0].done)],
+        [
+            *out.glob("recipe-sweep-HumanoidWalk-*.json"),
+            *(p for p in results.glob("*.json") if done_pattern(QUEUE[0]).match(p.name)),
+        ],
         key=lambda p: p.stat().st_mtime,
     )
     for path in reversed(sweeps):
@@ -122,7 +135,7 @@ def command(e: Experiment, args: argparse.Namespace, card: str, seconds: float) 
         sizes = SMALL_SWEEP if args.small else []
         return [PY, "benchmarks/recipe_sweep.py", "--env", e.task, "--profile", "gpu", "--fused",
                 "--deadline-s", str(int(seconds - 30)), *sizes,
-                "--out", str(out / f"recipe-sweep-{e.task}-gpu-{card}.json")]  # fmt: skip
+                "--out", str(out / f"recipe-sweep-{e.task}-{card}.json")]  # fmt: skip
     flags, source = chosen_flags(out, args.results_dir)
     print(f"queue: {e.name}: recipe from {source}: {' '.join(flags) or '(preset)'}", flush=True)
     if e.kind == "peers":
@@ -132,7 +145,7 @@ def command(e: Experiment, args: argparse.Namespace, card: str, seconds: float) 
         return [PY, "benchmarks/peers.py", "--env", e.task, "--trainers", "fasttd3,fastbrc",
                 "--profile", "gpu" if not args.small else "cpu", "--budget-s", str(budget),
                 "--evals", "8", *overrides, *small, "--fasttd3-src", args.fasttd3_src,
-                "--out", str(out / f"peers-{e.task}-gpu-{card}-fasttd3.json")]  # fmt: skip
+                "--out", str(out / f"peers-{e.task}-{card}-fasttd3.json")]  # fmt: skip
     detail = "recipe-seeds" if e.seeds else "recipe"
     if e.task == "humanoid-dmc":  # three tasks: three times the envs and batch of one
         flags = _scaled(flags, 3)
@@ -143,7 +156,7 @@ def command(e: Experiment, args: argparse.Namespace, card: str, seconds: float) 
             else "cpu", *flags, *small, *(["--seeds", e.seeds] if e.seeds else []),
             "--max-wall-s", str(int(seconds - 20)), "--total-env-steps", str(10**12),
             "--checkpoint-every", str(10**13), "--no-save-buffer", "--run-dir", run_dir,
-            "--out", str(out / f"learning-{e.task}-gpu-{card}-{detail}.json")]  # fmt: skip
+            "--out", str(out / f"learning-{e.task}-{card}-{detail}.json")]  # fmt: skip
 
 
 def _pairs(flags: list[str]) -> list[tuple[str, str]]:

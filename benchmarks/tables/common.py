@@ -67,7 +67,12 @@ def commit(data: dict[str, Any]) -> str:
     return str(found)[:7] if found else "-"
 
 
-NAMED = {"epyc-2core": "2-vCPU AMD EPYC", "xeon-2core": "2-vCPU Intel Xeon", "h200": "NVIDIA H200"}
+NAMED = {
+    "epyc-2core": "2-vCPU AMD EPYC",
+    "xeon-2core": "2-vCPU Intel Xeon",
+    "h100": "NVIDIA H100",
+    "h200": "NVIDIA H200",
+}
 
 
 def machine_of_name(name: str) -> str | None:

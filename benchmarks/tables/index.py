@@ -10,8 +10,8 @@ from tables.common import NAMED, RESULTS, ROOT, commit, load
 
 PATH = RESULTS / "README.md"
 NAME = re.compile(
-    r"^(?P<what>[a-z]+(?:-[a-z]+)?)-(?P<task>[A-Za-z+]+|cartpole-pendulum)-"
-    r"(?P<machine>epyc-2core|xeon-2core|h200)(?:-(?P<detail>.+))?$"
+    r"^(?P<what>[a-z]+(?:-[a-z]+)?)-(?P<task>[A-Za-z0-9+]+|cartpole-pendulum|humanoid-dmc)-"
+    r"(?P<machine>epyc-2core|xeon-2core|h100|h200)(?:-(?P<detail>.+))?$"
 )
 
 
