@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tables import gpu, humanoid, infrastructure, small_tasks
+from tables import deploy, gpu, humanoid, infrastructure, small_tasks
 from tables.common import RESULTS, link, load, machine
 
 Row = tuple[str, str, str, str]  # result, number, machine, JSON link
@@ -120,6 +120,28 @@ def _seeds(page: str) -> list[Row]:
     return rows
 
 
+def _deploy(page: str) -> list[Row]:
+    rows = []
+    for name in deploy.EXPORTS:
+        data = load(name)
+        worst = max(item["max_abs_diff"] for item in data["formats"].values())
+        rows.append((
+            f"{data['env']}: `fastbrc export` (ONNX and jax.export) against the JAX policy, "
+            f"{data['observations']['count']:,} rollout observations: largest action difference",
+            f"{worst:.1e}", machine(data), link(name, page, "JSON"),
+        ))  # fmt: skip
+    for name in deploy.SIM2SIM:
+        data = load(name)
+        rows.append((
+            f"{data['env']}: `fastbrc sim2sim`, {data['episodes']} episodes in MuJoCo's mj_step "
+            "against MJX from the same initial states (mean return)",
+            f"{data['mujoco']['mean']:.1f} vs {data['mjx']['mean']:.1f} "
+            f"({data['relative_difference']:+.1%})",
+            machine(data), link(name, page, "JSON"),
+        ))  # fmt: skip
+    return rows
+
+
 def _docker(page: str) -> list[Row]:
     d = load(infrastructure.DOCKER)
     return [
@@ -140,6 +162,7 @@ ROWS: tuple[Callable[[str], list[Row]], ...] = (
     _humanoid_cpu,
     _gpu,
     _seeds,
+    _deploy,
     _docker,
 )
 
