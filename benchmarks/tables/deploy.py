@@ -9,7 +9,10 @@ EXPORTS = (
     "export-CheetahRun-epyc-2core-ckpt72000.json",
     "export-CartpoleBalance+PendulumSwingup-epyc-2core-ckpt100000.json",
 )
-SIM2SIM = ("sim2sim-WalkerWalk-epyc-2core-ckpt42000.json",)
+SIM2SIM = (
+    "sim2sim-CheetahRun-epyc-2core-ckpt72000.json",
+    "sim2sim-WalkerWalk-epyc-2core-ckpt42000.json",
+)
 
 
 def _latency(fmt: str, lat: dict) -> tuple[str, str]:
@@ -49,16 +52,18 @@ def sim2sim_returns(page: str) -> str:
     for name in SIM2SIM:
         r = load(name)
         apart = ", ".join(str(t["first_step_qpos_apart_1e-3"]) for t in r["trace"] or [])
+        gaps = [t["one_step_max"]["one_step_qpos"] for t in r["trace"] or [] if "one_step_max" in t]
         rows.append([
             r["env"], f"{r['checkpoint']:,}", f"{r['episodes']}",
             f"{r['mujoco']['mean']:.1f} ± {r['mujoco']['std']:.1f}",
             f"{r['mjx']['mean']:.1f} ± {r['mjx']['std']:.1f}",
             f"{r['difference']:+.1f} ({r['relative_difference']:+.1%})", apart or "-",
-            link(name, page, "JSON"),
+            f"{max(gaps):.1e}" if gaps else "not traced", link(name, page, "JSON"),
         ])  # fmt: skip
     header = [
         "task", "checkpoint", "episodes", "MuJoCo (mj_step)", "MJX (fastbrc eval)",
-        "MuJoCo - MJX", "qpos apart by 1e-3 at step", "JSON",
+        "MuJoCo - MJX", "qpos apart by 1e-3 at step", "one step from the same state: max qpos gap",
+        "JSON",
     ]  # fmt: skip
     sources = ", ".join(source(name, page) for name in SIM2SIM)
     return table(header, rows) + f"\nMeasured by {sources}.\n"
