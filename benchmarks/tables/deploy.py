@@ -8,6 +8,7 @@ from tables.common import link, load, source, table
 EXPORTS = (
     "export-CheetahRun-epyc-2core-ckpt72000.json",
     "export-CartpoleBalance+PendulumSwingup-epyc-2core-ckpt100000.json",
+    "export-HumanoidWalk-epyc-2core-ckpt68800.json",
 )
 SIM2SIM = (
     "sim2sim-CheetahRun-epyc-2core-ckpt72000.json",
