@@ -142,6 +142,42 @@ def holdout(args: argparse.Namespace, sweep: dict, profile: ThroughputProfile) -
     }
 
 
+def draw_holdout(result: dict, sweep: dict, path: Path) -> Path:
+    """The data law fitted without the held-out sigma, every sweep seed (grey), each sigma's
+    best point (blue), and at the held-out sigma the prediction (red circle) against each
+    seed trained alone (red crosses)."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    fit, held = result["fit"], result["held_out"]
+    law = DataLaw(**fit["data_law"])
+    low, high = min(fit["sigma_range"][0], held["sigma"]), max(fit["sigma_range"][1], held["sigma"])
+    sigmas = np.geomspace(low, high, 50)
+    figure = Figure(figsize=(5.5, 4), dpi=100, layout="constrained")
+    ax = figure.subplots()
+    for point in sweep["points"]:
+        for run in point.get("runs", []):
+            if run["reached"]:
+                ax.scatter(point["sigma"], run["env_steps"], color="grey", alpha=0.35, s=12)
+    best = fit["best"]
+    ax.scatter([float(k) for k in best], [v["env_steps"] for v in best.values()], color="C0",
+               label="best point of each sigma (median of 2 seeds)", zorder=3)  # fmt: skip
+    ax.plot(sigmas, law(sigmas), color="C0", label=f"fit without sigma {held['sigma']:g}")
+    ax.scatter([held["sigma"]], [held["predicted"]["env_steps"]], facecolors="none",
+               edgecolors="C3", s=80, label="predicted", zorder=4)  # fmt: skip
+    reached = [r["env_steps"] for r in held["measured"]["runs"] if r["reached"]]
+    ax.scatter([held["sigma"]] * len(reached), reached, marker="x", color="C3",
+               label="measured, each seed alone", zorder=4)  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("updates per env step (sigma)")
+    ax.set_ylabel(f"env steps to return {fit['threshold']:g}")
+    ax.set_title(f"{fit['task']}: the data law, sigma {held['sigma']:g} held out", fontsize=10)
+    ax.legend(fontsize=7)
+    figure.savefig(path)
+    return path
+
+
 def check_recommend(args: argparse.Namespace, sweep: dict, profile: ThroughputProfile) -> dict:
     spec = SweepSpec(
         **{k: tuple(v) if isinstance(v, list) else v for k, v in sweep["spec"].items()}
@@ -204,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         **check(args, sweep, profile),
     }
     write_result(args.out, result)
+    if args.mode == "holdout":
+        print(f"plan_check: drew {draw_holdout(result, sweep, args.out.with_suffix('.png'))}")
     print(
         json.dumps(
             {k: result[k] for k in ("held_out", "median_wall_s_to_threshold") if k in result},
