@@ -9,10 +9,12 @@ EXPORTS = (
     "export-CheetahRun-epyc-2core-ckpt72000.json",
     "export-CartpoleBalance+PendulumSwingup-epyc-2core-ckpt100000.json",
     "export-HumanoidWalk-epyc-2core-ckpt68800.json",
+    "export-G1JoystickFlatTerrain-epyc-2core-placeholder-meshes-ckpt1600.json",
 )
 SIM2SIM = (
     "sim2sim-CheetahRun-epyc-2core-ckpt72000.json",
     "sim2sim-WalkerWalk-epyc-2core-ckpt42000.json",
+    "sim2sim-HumanoidWalk-epyc-2core-ckpt68800.json",
 )
 
 
