@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from tables import common, deploy, gpu, humanoid, index, infrastructure, small_tasks, summary
+from tables import common, deploy, gpu, humanoid, index, infrastructure, plan, small_tasks, summary
 from tables.common import ROOT
 
 PAGES = ("README.md", "docs/*.md")
@@ -30,6 +30,7 @@ TABLES: dict[str, Callable[[str], str]] = {
     **humanoid.TABLES,
     **gpu.TABLES,
     **deploy.TABLES,
+    **plan.TABLES,
     **infrastructure.TABLES,
     **summary.TABLES,
 }

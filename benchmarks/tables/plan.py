@@ -33,22 +33,26 @@ def plan_sweep(page: str) -> str:
             value = medians[c]
             if point is None:
                 cells.append("not run")
-            elif value is None:
-                cells.append(
-                    f"never ({', '.join(fmt(r['best_return'], '.0f') for r in point['runs'])})"
-                )
             else:
                 text = ", ".join(
-                    kilo(r["env_steps"]) if r["reached"] else "never" for r in point["runs"]
+                    kilo(r["env_steps"]) if r["reached"] else f"never ({r['best_return']:.0f})"
+                    for r in point["runs"]
                 )
-                cells.append(f"**{text}**" if finite and value == min(finite) else text)
+                best = value is not None and finite and value == min(finite)
+                cells.append(f"**{text}**" if best else text)
         rows.append([f"{sigma:g}", *cells])
     header = ["sigma", *(f"batch {b}, lr {lr:g}" for b, lr in columns)]
+    outside = "; ".join(
+        f"sigma {p['sigma']:g}, batch {p['batch_size']}, lr {p['lr']:g}: "
+        + ", ".join(kilo(r["env_steps"]) if r["reached"] else "never" for r in p["runs"])
+        for p in data.get("outside_grid", [])
+    )
+    outside = f" Measured before the grid was narrowed (not fitted): {outside}." if outside else ""
     return table(header, rows) + (
         f"\nEnv steps to {spec['threshold']:g} of each seed ({', '.join(map(str, spec['seeds']))}; "
         f"in bold the sigma's best point, by the median); {spec['num_envs']} envs, cap "
         f"{kilo(spec['cap_env_steps'])} env steps (never: the seeds' best returns); "
-        f"{source(SWEEP, page)}.\n"
+        f"{source(SWEEP, page)}.{outside}\n"
     )
 
 

@@ -16,7 +16,10 @@ from pathlib import Path
 from fastbrc.errors import ConfigError
 from fastbrc.run.args import Parser, UsageError, fail
 
-USAGE = """usage: fastbrc plan sweep --env TASK --threshold J [--sigmas ...] [--out sweep.json]
+USAGE = """usage: fastbrc plan sweep --env TASK --threshold J [--sigmas S,..] [--batches B,..]
+                          [--lrs LR,..] [--seeds 0,1] [--num-envs N] [--profile P]
+                          [--cap-env-steps N] [--eval-every-env-steps N] [--max-wall-s S]
+                          [--out sweep.json] [--run-root DIR]
        fastbrc plan fit SWEEP.json [--hold-out SIGMA] [--out fit.json] [--plots DIR]
        fastbrc plan recommend FIT.json --budget-env-steps N | --budget-flops F |
                                        --budget-seconds S --profile PROFILE.json"""
