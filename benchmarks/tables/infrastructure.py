@@ -218,7 +218,7 @@ def seeds_equality(page: str) -> str:
                 same = f"{equal} / {total}"
             rows.append(
                 [
-                    data["env"],
+                    f"{data['env']} ({len(members)} seeds)",
                     step["after"],
                     same,
                     "-" if states[0] is None else fmt(max(s["max_abs"] for s in states), ".2g"),
@@ -228,7 +228,7 @@ def seeds_equality(page: str) -> str:
     header = [
         "task",
         "after",
-        "identical state leaves (3 seeds)",
+        "identical state leaves (all seeds)",
         "state max abs diff",
         "metrics max rel diff",
     ]
