@@ -61,7 +61,7 @@ def test_fit_finds_the_best_points_and_their_laws(tmp_path):
     assert fitted["data_law"]["alpha"] == pytest.approx(0.8, rel=0.05)
     assert fitted["lr_law"]["slope"] < 0 and fitted["batch_law"]["slope"] < 0
     assert fitted["bootstraps"] == 20 and "alpha" in fitted["intervals"]
-    held = fit_sweep(synthetic_sweep(sigmas=(0.25, 0.5, 1.0, 2.0, 4.0)), hold_out=1.0)
+    held = fit_sweep(synthetic_sweep(sigmas=(0.25, 0.5, 1.0, 2.0, 4.0)), hold_out=1.0, bootstraps=5)
     assert held["held_out_sigma"] == 1.0 and "1" not in held["best"]
     with pytest.raises(FitError, match="too few points to fit"):
         fit_sweep(synthetic_sweep(sigmas=(0.5, 1.0)))
