@@ -37,41 +37,16 @@ from fastbrc.plan.fit import PAPER, fit_sweep, load_sweep
 from fastbrc.plan.laws import DataLaw, LogLogLaw
 from fastbrc.plan.profile import Critic, ThroughputProfile
 from fastbrc.plan.recommend import plans, recommend
-from fastbrc.plan.sweep import SweepSpec, to_threshold
+from fastbrc.plan.sweep import SweepSpec, recipe_flags, run_flags, to_threshold
 from fastbrc.run.members import records_by_seed
 
 
 def train_alone(spec: SweepSpec, flags: list[str], seed: int, run_dir: Path) -> dict[str, Any]:
     """One seed of a recipe (`flags` of `fastbrc train`) to the sweep's threshold or cap."""
     argv = [
-        sys.executable,
-        "-m",
-        "fastbrc.cli",
-        "train",
-        "--env",
-        spec.task,
-        "--profile",
-        spec.profile,
-        *flags,
-        "--seed",
-        str(seed),
-        "--stop-at-return",
-        str(spec.threshold),
-        "--total-env-steps",
-        str(spec.cap_env_steps),
-        "--eval-every-env-steps",
-        str(spec.eval_every_env_steps),
-        "--checkpoint-every",
-        str(10 * spec.cap_env_steps),
-        "--keep-checkpoints",
-        "1",
-        "--no-save-buffer",
-        "--max-wall-s",
-        str(spec.max_wall_s),
-        "--run-dir",
-        str(run_dir),
-        "--overwrite",
-    ]
+        sys.executable, "-m", "fastbrc.cli", "train", "--env", spec.task, "--profile",
+        spec.profile, *flags, "--seed", str(seed), *run_flags(spec, run_dir),
+    ]  # fmt: skip
     tick = time.perf_counter()
     proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -89,21 +64,6 @@ def train_alone(spec: SweepSpec, flags: list[str], seed: int, run_dir: Path) -> 
 def median_of(runs: list[dict[str, Any]], key: str) -> float | None:
     values = [r[key] for r in runs if r["reached"]]
     return statistics.median(values) if len(values) * 2 > len(runs) else None
-
-
-def recipe_flags(num_envs: int, sigma: float, batch: int, lr: float) -> list[str]:
-    return [
-        "--num-envs",
-        str(num_envs),
-        "--updates-per-iteration",
-        str(round(sigma * num_envs)),
-        "--batch-size",
-        str(batch),
-        "--critic-lr",
-        f"{lr:.3g}",
-        "--actor-lr",
-        f"{lr:.3g}",
-    ]
 
 
 def holdout(args: argparse.Namespace, sweep: dict, profile: ThroughputProfile) -> dict:

@@ -59,7 +59,9 @@ def one_step_mjx(env: Any, info: dict[str, Any]) -> Any:
     return run
 
 
-def trace(policy_path: Path, env_name: str, seed: int, steps: int, episodes: int = 4) -> list:
+def trace(
+    policy_path: Path, env_name: str, episode_seed: int, steps: int, episodes: int = 4
+) -> list:
     """Per episode, for `steps` policy steps: MuJoCo and MJX side by side (each closed loop
     from the same initial draw: where they part), and from each MuJoCo state one MJX step
     (how far one step of the two engines differs from the same state)."""
@@ -87,7 +89,7 @@ def trace(policy_path: Path, env_name: str, seed: int, steps: int, episodes: int
         return float(np.max(np.abs(np.asarray(x, np.float64) - np.asarray(y, np.float64))))
 
     out = []
-    for key in episode_keys(seed, episodes, tasks.index(env_name), len(tasks)):
+    for key in episode_keys(episode_seed, episodes, tasks.index(env_name), len(tasks)):
         a, b = mujoco_task.reset(key), mjx_reset(key)
         rows = []
         for _ in range(steps):
@@ -140,7 +142,7 @@ def main() -> int:
     )
     parser.add_argument("--env", help="the task (default: the run's first)")
     parser.add_argument("--episodes", type=int, default=16)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--episode-seed", type=int, default=0, help="seed of the initial states")
     parser.add_argument("--trace", type=int, default=0, help="policy steps to trace side by side")
     parser.add_argument("--video", help="an mp4 of the first MuJoCo episode (default: none)")
     parser.add_argument("--out", help="the JSON to write")
@@ -160,10 +162,10 @@ def main() -> int:
 
             video = VideoRecorder(args.video, overwrite=True)
         result = sim2sim(
-            policy_path, env, episodes=args.episodes, seed=args.seed, video=video,
+            policy_path, env, episodes=args.episodes, episode_seed=args.episode_seed, video=video,
             run_dir=args.run_dir,
         )  # fmt: skip
-        traced = trace(policy_path, env, args.seed, args.trace) if args.trace else None
+        traced = trace(policy_path, env, args.episode_seed, args.trace) if args.trace else None
     assert result.mjx is not None
     diff = result.mean - result.mjx["mean"]
     say("sim2sim", f"MuJoCo {result.mean:.1f}, MJX {result.mjx['mean']:.1f}, diff {diff:+.1f}")
@@ -175,7 +177,7 @@ def main() -> int:
         "env": env,
         "checkpoint": exported.checkpoint,
         "episodes": args.episodes,
-        "seed": args.seed,
+        "episode_seed": args.episode_seed,
         "mujoco": {
             "mean": result.mean,
             "std": result.std,

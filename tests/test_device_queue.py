@@ -25,9 +25,12 @@ def test_the_next_experiments_are_the_ones_without_a_committed_result(tmp_path):
 
 
 def test_card_tags():
-    assert device_queue.card_tag("NVIDIA H200") == "h200"
-    assert device_queue.card_tag("NVIDIA H100 80GB HBM3") == "h100"
-    assert device_queue.card_tag("NVIDIA A100-SXM4-80GB") == "a100"
+    from fastbrc.run.machine import gpu_tag
+
+    assert gpu_tag("NVIDIA H200") == "h200"
+    assert gpu_tag("NVIDIA H100 80GB HBM3") == "h100"
+    assert gpu_tag("NVIDIA A100-SXM4-80GB") == "a100"
+    assert gpu_tag("cpu") == "cpu"  # the CPU rehearsal's tag
 
 
 def test_commands_carry_the_newest_chosen_recipe(tmp_path):

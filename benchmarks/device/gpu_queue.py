@@ -92,13 +92,6 @@ SMALL_LEARNING = ["--replay-capacity-per-env", "64", "--iterations-per-chunk", "
                   "--num-eval-envs", "4", "--eval-every-env-steps", "80"]  # fmt: skip
 
 
-def card_tag(device_kind: str) -> str:
-    """'NVIDIA H200' -> 'h200' (`fastbrc.run.machine.gpu_tag`)."""
-    from fastbrc.run.machine import gpu_tag
-
-    return gpu_tag(device_kind)
-
-
 def pending(results: Path, queue: tuple[Experiment, ...] = QUEUE) -> list[Experiment]:
     """The experiments with no result in `results`, in queue order."""
     names = [path.name for path in results.glob("*.json")] if results.is_dir() else []
@@ -193,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     import jax  # after the arguments: importing jax takes a while
 
-    card = card_tag(jax.devices()[0].device_kind)
+    from fastbrc.run.machine import gpu_tag
+
+    card = gpu_tag(jax.devices()[0].device_kind)  # 'NVIDIA H200' -> 'h200'; the CPU: 'cpu'
     todo = pending(args.results_dir)
     if args.only:
         names = args.only.split(",")

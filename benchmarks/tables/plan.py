@@ -1,15 +1,13 @@
-"""Tables of `fastbrc plan` on CheetahRun (2 CPU cores): the sweep, the fitted laws next to the
-paper's code release's, the held-out prediction and the recommended recipe against the preset."""
+"""Tables of `fastbrc plan` on CheetahRun (2 CPU cores): the sweep. (The fitted laws, the
+held-out prediction and the recommended recipe get their tables with their JSONs.)"""
 
 from __future__ import annotations
 
 import statistics
 
-from tables.common import fmt, kilo, link, load, source, table
+from tables.common import kilo, load, source, table
 
 SWEEP = "plan-sweep-CheetahRun-epyc-2core.json"
-HOLDOUT = "plan-holdout-CheetahRun-epyc-2core.json"
-RECOMMEND = "plan-recommend-CheetahRun-epyc-2core.json"
 
 
 def _median_steps(point: dict) -> float | None:
@@ -56,133 +54,4 @@ def plan_sweep(page: str) -> str:
     )
 
 
-def _fit_row(
-    name: str, law: dict, key: str, interval: list | None, paper: dict | str, fixed: bool = False
-) -> list:
-    paper_text = (
-        ", ".join(f"{k} {v:g}" for k, v in paper.items()) if isinstance(paper, dict) else str(paper)
-    )
-    if fixed:  # one value in the grid: no law was looked for
-        return [name, f"not fitted (one value in the grid: {law['scale']:.3g})", "-", paper_text]
-    span = f"[{interval[0]:.3g}, {interval[1]:.3g}]" if interval else "-"
-    return [name, fmt(law[key], ".3g"), span, paper_text]
-
-
-def plan_fit(page: str) -> str:
-    data = load(HOLDOUT)
-    fit, paper = data["fit"], data["paper"]
-    intervals = fit["intervals"]
-    rows = [
-        _fit_row(
-            "alpha (data exponent)",
-            fit["data_law"],
-            "alpha",
-            intervals.get("alpha"),
-            paper["alpha"],
-        ),
-        _fit_row(
-            "B* slope (batch vs sigma, log-log)",
-            fit["batch_law"],
-            "slope",
-            intervals.get("batch_slope"),
-            paper["batch_slope"],
-            "batch" in fit.get("fixed", []),
-        ),
-        _fit_row(
-            "eta* slope (learning rate vs sigma)",
-            fit["lr_law"],
-            "slope",
-            intervals.get("lr_slope"),
-            paper["lr_slope"],
-            "lr" in fit.get("fixed", []),
-        ),
-        _fit_row("D_min (env steps)", fit["data_law"], "d_min", intervals.get("d_min"), "-"),
-    ]
-    return table(
-        [
-            "parameter",
-            "fitted (sigma 1 held out)",
-            "90% bootstrap interval",
-            "the paper's code release",
-        ],
-        rows,
-    ) + (
-        f"\n{fit['bootstraps']} bootstrap resamples of the seeds; the paper's values: "
-        f"{paper['source']}; {link(HOLDOUT, page)}.\n"
-    )
-
-
-def plan_holdout(page: str) -> str:
-    data = load(HOLDOUT)
-    held = data["held_out"]
-    recipe = held["recipe"]
-    rows = []
-    for key, label in (
-        ("env_steps", "env steps to the threshold"),
-        ("train_s", "training seconds"),
-    ):
-        measured = held["measured"][key]
-        seeds = ", ".join(
-            fmt(r[key], ",.0f") if r["reached"] else "never" for r in held["measured"]["runs"]
-        )
-        rows.append(
-            [
-                label,
-                fmt(held["predicted"][key], ",.0f"),
-                fmt(measured, ",.0f"),
-                seeds,
-                fmt(100 * held["rel_error"][key], "+.0f") + "%",
-            ]
-        )
-    verdict = "within" if held["within_25_percent"] else "**not** within"
-    return table(
-        [
-            "sigma " + f"{held['sigma']:g} held out",
-            "predicted",
-            "measured (median)",
-            "each seed",
-            "error",
-        ],
-        rows,
-    ) + (
-        f"\nThe recipe the fit proposes there: {recipe['updates_per_iteration']} updates of "
-        f"{recipe['batch_size']} per iteration over {recipe['num_envs']} envs, learning rate "
-        f"{recipe['lr']:.3g}; each seed trained alone. The prediction is {verdict} 25% of the "
-        f"median. {source(HOLDOUT, page)}.\n"
-    )
-
-
-def plan_recommend(page: str) -> str:
-    data = load(RECOMMEND)
-    rec = data["recommended"]
-    rows = []
-    for label, runs in (("recommended", rec["runs"]), ("the CPU preset", data["preset"]["runs"])):
-        rows.append(
-            [
-                label,
-                ", ".join(f"{r['wall_s']:.0f} s" if r["reached"] else "never" for r in runs),
-                fmt(
-                    data["median_wall_s_to_threshold"][
-                        "recommended" if label == "recommended" else "preset"
-                    ],
-                    ".0f",
-                )
-                + " s",
-            ]
-        )
-    verdict = "no later than" if data["no_later_than_preset"] else "**later than**"
-    return table(["recipe", "wall-clock to the threshold, each seed", "median"], rows) + (
-        f"\nFor a budget of {data['budget_seconds']:g} s of training: sigma {rec['sigma']:g} "
-        f"({rec['updates_per_iteration']} updates of {rec['batch_size']} per iteration over "
-        f"{rec['num_envs']} envs), learning rate {rec['lr']:.3g}, predicted "
-        f"{kilo(rec['env_steps'])} env steps and {rec['seconds']:.0f} s of training. It reached "
-        f"the threshold {verdict} the preset. {source(RECOMMEND, page)}.\n"
-    )
-
-
-TABLES = {
-    "plan-sweep": plan_sweep,
-    "plan-fit": plan_fit,
-    "plan-holdout": plan_holdout,
-    "plan-recommend": plan_recommend,
-}
+TABLES = {"plan-sweep": plan_sweep}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from fastbrc.errors import first_line
 from fastbrc.run.args import Parser, UsageError, fail
 
 EXPORT_USAGE = (
@@ -17,7 +18,7 @@ EXPORT_USAGE = (
     "[--task NAME] [--seed S] [--overwrite]"
 )
 SIM2SIM_USAGE = (
-    "fastbrc sim2sim --policy FILE --env NAME [--episodes N] [--seed S] [--run-dir DIR] "
+    "fastbrc sim2sim --policy FILE --env NAME [--episodes N] [--episode-seed E] [--run-dir DIR] "
     "[--video PATH | --no-video] [--video-episodes N] [--max-steps N] [--overwrite]"
 )
 
@@ -29,11 +30,6 @@ def _errors() -> tuple[type[Exception], ...]:
     from fastbrc.run.checkpoint import CheckpointError
 
     return (UsageError, DeployError, ConfigError, EnvLoadError, CheckpointError)
-
-
-def _one_line(error: Exception) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else repr(error)
 
 
 def export_main(argv: list[str]) -> int:
@@ -71,7 +67,7 @@ def export_main(argv: list[str]) -> int:
             seed=args.seed,
         )
     except _errors() as error:
-        return fail(_one_line(error))
+        return fail(first_line(error))
     except SystemExit as exit_:  # --help
         return int(exit_.code or 0)
     meta = done.metadata
@@ -89,7 +85,9 @@ def _add_sim2sim_arguments(parser: Parser) -> None:
     parser.add_argument("--policy", required=True, help="the file fastbrc export wrote")
     parser.add_argument("--env", required=True, help="the task (one the file was exported for)")
     parser.add_argument("--episodes", type=int, default=16, help="episodes (default 16)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the initial states")
+    parser.add_argument(
+        "--episode-seed", type=int, default=0, help="seed of the initial states (fastbrc eval's)"
+    )
     parser.add_argument(
         "--run-dir", help="also evaluate the file's checkpoint in this run with MJX (fastbrc eval)"
     )
@@ -139,13 +137,13 @@ def sim2sim_main(argv: list[str]) -> int:
             args.policy,
             args.env,
             episodes=args.episodes,
-            seed=args.seed,
+            episode_seed=args.episode_seed,
             max_steps=args.max_steps,
             video=video,
             run_dir=args.run_dir,
         )
     except _errors() as error:
-        return fail(_one_line(error))
+        return fail(first_line(error))
     except SystemExit as exit_:  # --help
         return int(exit_.code or 0)
     _print_sim2sim(result, args.episodes)

@@ -16,6 +16,7 @@ import numpy as np
 
 from fastbrc.deploy.errors import DeployError
 from fastbrc.deploy.metadata import loads
+from fastbrc.errors import first_line
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,8 @@ def runner_for(data: bytes, fmt: str, source: str) -> Any:
             f"reading ONNX needs onnxruntime ({error}); install the export extra"
         ) from None
     except Exception as error:  # noqa: BLE001 - ONNX Runtime's load errors have no common type
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise DeployError(
-            f"{source} is neither a jax export nor a loadable ONNX model ({first})"
+            f"{source} is neither a jax export nor a loadable ONNX model ({first_line(error)})"
         ) from None
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from fastbrc.deploy.errors import DeployError
 from fastbrc.deploy.metadata import KEY, dumps
 from fastbrc.deploy.signature import Signature
+from fastbrc.errors import named_first_line
 
 OPSET = 23
 
@@ -61,14 +62,14 @@ def onnx_bytes(signature: Signature, metadata: dict[str, Any]) -> bytes:
             )
     except NotImplementedError as error:
         op = re.search(r"primitive '([^']+)'", str(error))
-        name = op.group(1) if op else _first_line(error)
+        name = op.group(1) if op else named_first_line(error)
         raise DeployError(
             f"the ONNX converter ({converter_name()}) does not support the JAX op '{name}' "
             "in this policy; --format jax exports every op"
         ) from None
     except Exception as error:  # noqa: BLE001 - any converter failure is one line
         raise DeployError(
-            f"the ONNX converter ({converter_name()}) failed: {_first_line(error)}"
+            f"the ONNX converter ({converter_name()}) failed: {named_first_line(error)}"
         ) from None
     model.doc_string = "fastbrc policy: observations -> actions in [-1, 1] (metadata: 'fastbrc')"
     onnx.helper.set_model_props(model, {KEY: dumps(metadata)})
@@ -92,8 +93,3 @@ class OnnxRunner:
 
     def __call__(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         return self.session.run(None, feeds)[0]
-
-
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__

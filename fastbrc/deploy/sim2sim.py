@@ -9,9 +9,9 @@ exported file, run by ONNX Runtime or the deserialised `jax.export` function, on
 observation at a time as on a robot.
 
 Episode ``i`` starts from the reset key fastbrc's evaluation gives its env ``i`` of this task
-for the same seed, so ``--run-dir`` compares against ``fastbrc eval`` of the same checkpoint
-from the same initial draws (a task's reset may itself run physics, e.g. CheetahRun settles
-for 200 steps: that runs in MuJoCo here and in MJX there).
+for the same ``--episode-seed``, so ``--run-dir`` compares against ``fastbrc eval`` of the same
+checkpoint from the same initial draws (a task's reset may itself run physics, e.g. CheetahRun
+settles for 200 steps: that runs in MuJoCo here and in MJX there).
 """
 
 from __future__ import annotations
@@ -56,10 +56,13 @@ class Sim2Sim:
         return float(np.std([e.ret for e in self.episodes]))
 
 
-def episode_keys(seed: int, episodes: int, task_index: int = 0, num_tasks: int = 1) -> jax.Array:
-    """The reset keys of `fastbrc eval --seed seed` for `episodes` envs of task `task_index`
-    (as `fastbrc.envs.BatchedEnv.reset` splits its key: one per task, then one per env)."""
-    task_keys = jax.random.split(jax.random.PRNGKey(seed), num_tasks + 1)[1:]
+def episode_keys(
+    episode_seed: int, episodes: int, task_index: int = 0, num_tasks: int = 1
+) -> jax.Array:
+    """The reset keys of `fastbrc eval --episode-seed episode_seed` for `episodes` envs of
+    task `task_index` (as `fastbrc.envs.BatchedEnv.reset` splits its key: one per task, then
+    one per env)."""
+    task_keys = jax.random.split(jax.random.PRNGKey(episode_seed), num_tasks + 1)[1:]
     return jax.random.split(task_keys[task_index], episodes)
 
 
@@ -151,7 +154,7 @@ def check_run_for(policy: ExportedPolicy, run_dir: Path) -> None:
 
 
 def mjx_evaluation(
-    policy: ExportedPolicy, run_dir: Path, env: str, episodes: int, seed: int
+    policy: ExportedPolicy, run_dir: Path, env: str, episodes: int, episode_seed: int
 ) -> dict[str, float]:
     """`fastbrc eval` of the file's checkpoint in `run_dir`: its mean return on `env`."""
     from fastbrc.run.policy import evaluate_run
@@ -159,7 +162,7 @@ def mjx_evaluation(
     tasks = policy.metadata["tasks"]
     step = policy.metadata["checkpoint_step"]
     member = policy.metadata.get("seed")  # the --seeds run's member the file holds
-    result = evaluate_run(run_dir, step, episodes * len(tasks), seed, seed=member)
+    result = evaluate_run(run_dir, step, episodes * len(tasks), episode_seed, seed=member)
     if len(tasks) == 1:
         return {"mean": result["eval/episode_return"], "std": result["eval/episode_return_std"]}
     return {"mean": result[f"eval/{env}/episode_return"], "std": float("nan")}
@@ -170,7 +173,7 @@ def sim2sim(
     env: str,
     *,
     episodes: int = 16,
-    seed: int = 0,
+    episode_seed: int = 0,
     max_steps: int | None = None,
     video: Any = None,
     run_dir: str | Path | None = None,
@@ -190,7 +193,7 @@ def sim2sim(
     task = MujocoTask(env, info["action_repeat"])
     check_task_matches(info, task, env)
     tasks = policy.metadata["tasks"]
-    keys = episode_keys(seed, episodes, tasks.index(env), len(tasks))
+    keys = episode_keys(episode_seed, episodes, tasks.index(env), len(tasks))
     limit = info["episode_length"] if max_steps is None else min(max_steps, info["episode_length"])
     if video is not None:
         video.start(task.env.mj_model, max(1, round(1.0 / info["control_dt"])))
@@ -202,5 +205,5 @@ def sim2sim(
         path = None if video is None else video.close(failed=not finished)
     out = Sim2Sim(env, int(policy.metadata["checkpoint_step"]), result, path)
     if run_dir is not None:
-        out.mjx = mjx_evaluation(policy, Path(run_dir), env, episodes, seed)
+        out.mjx = mjx_evaluation(policy, Path(run_dir), env, episodes, episode_seed)
     return out

@@ -70,20 +70,33 @@ def point_name(point: dict[str, Any]) -> str:
     return f"sigma{point['sigma']:g}-batch{point['batch_size']}-lr{point['lr']:g}"
 
 
-def train_flags(spec: SweepSpec, point: dict[str, Any], run_dir: Path) -> list[str]:
-    """The `fastbrc train` arguments of one grid point."""
-    upi = round(point["sigma"] * spec.num_envs)
+def recipe_flags(num_envs: int, sigma: float, batch: int, lr: float) -> list[str]:
+    """`fastbrc train` flags of a recipe: envs, updates per iteration (sigma x envs), batch and
+    the critic's and actor's learning rate."""
     return [
-        "train", "--env", spec.task, "--profile", spec.profile,
-        "--num-envs", str(spec.num_envs), "--updates-per-iteration", str(upi),
-        "--batch-size", str(point["batch_size"]),
-        "--critic-lr", str(point["lr"]), "--actor-lr", str(point["lr"]),
-        "--seeds", ",".join(map(str, spec.seeds)), "--stop-at-return", str(spec.threshold),
-        "--total-env-steps", str(spec.cap_env_steps),
+        "--num-envs", str(num_envs), "--updates-per-iteration", str(round(sigma * num_envs)),
+        "--batch-size", str(batch), "--critic-lr", f"{lr:.3g}", "--actor-lr", f"{lr:.3g}",
+    ]  # fmt: skip
+
+
+def run_flags(spec: SweepSpec, run_dir: Path) -> list[str]:
+    """`fastbrc train` flags of a run to the spec's threshold or cap, in `run_dir`, keeping
+    one checkpoint and no replay buffer."""
+    return [
+        "--stop-at-return", str(spec.threshold), "--total-env-steps", str(spec.cap_env_steps),
         "--eval-every-env-steps", str(spec.eval_every_env_steps),
         "--checkpoint-every", str(10 * spec.cap_env_steps), "--keep-checkpoints", "1",
         "--no-save-buffer", "--max-wall-s", str(spec.max_wall_s),
         "--run-dir", str(run_dir), "--overwrite",
+    ]  # fmt: skip
+
+
+def train_flags(spec: SweepSpec, point: dict[str, Any], run_dir: Path) -> list[str]:
+    """The `fastbrc train` arguments of one grid point (its seeds in one program)."""
+    recipe = recipe_flags(spec.num_envs, point["sigma"], point["batch_size"], point["lr"])
+    return [
+        "train", "--env", spec.task, "--profile", spec.profile, *recipe,
+        "--seeds", ",".join(map(str, spec.seeds)), *run_flags(spec, run_dir),
     ]  # fmt: skip
 
 
@@ -198,4 +211,13 @@ def run_sweep(
     return data
 
 
-__all__ = ["SweepSpec", "load_or_start", "point_name", "run_point", "run_sweep", "to_threshold"]
+__all__ = [
+    "SweepSpec",
+    "load_or_start",
+    "point_name",
+    "recipe_flags",
+    "run_flags",
+    "run_point",
+    "run_sweep",
+    "to_threshold",
+]

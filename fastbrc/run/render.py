@@ -40,6 +40,7 @@ import numpy as np
 
 from fastbrc.config import ConfigError
 from fastbrc.envs import EnvLoadError, env_info, load_env, reset_one, step_one
+from fastbrc.errors import first_line, named_first_line
 from fastbrc.run.args import Parser, UsageError, fail
 from fastbrc.run.checkpoint import CheckpointError
 from fastbrc.run.policy import load_policy
@@ -73,11 +74,6 @@ class Video:
     path: Path
     frames: int
     fps: int
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
 
 def _candidates() -> list[str]:
@@ -120,9 +116,9 @@ def check_gl() -> str:
         except Exception as error:  # any failure rules this backend out
             library = _GL_LIBRARIES.get(backend)
             if library is not None and ctypes.util.find_library(library) is None:
-                failures.append(f"{backend}: lib{library} not found ({_first_line(error)})")
+                failures.append(f"{backend}: lib{library} not found ({named_first_line(error)})")
             else:
-                failures.append(f"{backend}: {_first_line(error)}")
+                failures.append(f"{backend}: {named_first_line(error)}")
             if ours and "OpenGL.platform" not in sys.modules:
                 # the next backend sets its own (PyOpenGL reads it once, on import)
                 del os.environ["PYOPENGL_PLATFORM"]
@@ -159,7 +155,7 @@ class Renderer:
             mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN.value, self._context)
         except Exception as error:
             self.close()
-            raise RenderError(f"could not set up rendering: {_first_line(error)}") from error
+            raise RenderError(f"could not set up rendering: {named_first_line(error)}") from error
 
     def frame(self, physics: tuple[np.ndarray, ...]) -> np.ndarray:
         """uint8 [height, width, 3] of the state (qpos, qvel, mocap_pos, mocap_quat, xfrc)."""
@@ -343,7 +339,7 @@ class Mp4:
                 ffmpeg_log_level="error",
             )
         except (OSError, RuntimeError) as error:
-            raise RenderError(f"could not write {self.path}: {_first_line(error)}") from error
+            raise RenderError(f"could not write {self.path}: {named_first_line(error)}") from error
         return self
 
     def add(self, frame: np.ndarray) -> None:
@@ -353,7 +349,7 @@ class Mp4:
                 warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called")
                 self._writer.append_data(frame)
         except (OSError, RuntimeError) as error:
-            raise RenderError(f"could not write {self.path}: {_first_line(error)}") from error
+            raise RenderError(f"could not write {self.path}: {named_first_line(error)}") from error
         self.frames += 1
 
     def __exit__(self, error_type: Any, *_: Any) -> None:
@@ -363,7 +359,8 @@ class Mp4:
                 os.replace(self._partial, self.path)
         except (OSError, RuntimeError) as error:
             if error_type is None:
-                raise RenderError(f"could not write {self.path}: {_first_line(error)}") from error
+                reason = named_first_line(error)
+                raise RenderError(f"could not write {self.path}: {reason}") from error
         finally:
             self._partial.unlink(missing_ok=True)
 
@@ -486,8 +483,7 @@ def render_main(argv: list[str]) -> int:
             seed=args.seed,
         )
     except (UsageError, RenderError, ConfigError, CheckpointError, EnvLoadError) as error:
-        message = str(error).strip().splitlines()
-        return fail(message[0] if message else repr(error))
+        return fail(first_line(error))
     except SystemExit as exit_:  # --help
         return int(exit_.code or 0)
     for video in videos:
