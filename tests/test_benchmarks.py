@@ -226,3 +226,21 @@ def test_profile_rejects_a_bad_override_in_one_line(override, message, capsys):
     assert profile_iteration.main(argv + ["--override", override]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(message), err
+
+
+def test_plan_check_verdict_counts_a_median_seed_that_never_got_there_as_later():
+    import plan_check
+
+    def runs(*walls):
+        return [{"reached": w is not None, "wall_s": w} for w in walls]
+
+    assert plan_check.verdict(runs(130, 110, 190), runs(100, 120, 140)) == {
+        "median_wall_s_to_threshold": {"recommended": 130, "preset": 120},
+        "no_later_than_preset": False,
+    }
+    assert plan_check.verdict(runs(130, 110, 190), runs(100, None, None))[
+        "no_later_than_preset"
+    ]  # the preset's median seed never got there
+    assert not plan_check.verdict(runs(None, None, 90), runs(None, None, None))[
+        "no_later_than_preset"
+    ]  # neither did ours
