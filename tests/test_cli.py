@@ -20,8 +20,9 @@ def fastbrc(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 def test_cartpole_preset_learns_to_800_within_36k_env_steps(tmp_path):
-    """The preset as `fastbrc train --env CartpoleBalance` gives it, stopped at 36,000 env
-    steps (seed 0 reached 999.7 at 24,000 when this was written) to keep the suite short."""
+    """The preset as `fastbrc train --env CartpoleBalance` gives it, capped at 36,000 env
+    steps and stopped at its first evaluation of 800+ (seed 0 reached 999.7 at 24,000 when
+    this was written) to keep the suite short."""
     run_dir = tmp_path / "cartpole"
     out = fastbrc(
         "train",
@@ -29,6 +30,8 @@ def test_cartpole_preset_learns_to_800_within_36k_env_steps(tmp_path):
         "CartpoleBalance",
         "--total-env-steps",
         "36000",
+        "--stop-at-return",
+        "800",
         "--run-dir",
         str(run_dir),
         cwd=tmp_path,
@@ -50,10 +53,10 @@ def test_cartpole_preset_learns_to_800_within_36k_env_steps(tmp_path):
         "perf/compile_s",
     }
     assert required <= set(records[-1])
-    assert records[-1]["env_steps"] >= config.total_env_steps
     evals = [r["eval/episode_return"] for r in records if r.get("eval/episode_return") is not None]
-    assert len(evals) >= 3
+    assert len(evals) >= 2
     assert max(evals) >= 800, evals
+    assert evals[-1] >= 800 and "stopped (--stop-at-return)" in out.stdout
     assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
 
 
