@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tables import deploy, gpu, humanoid, infrastructure, small_tasks
+from tables import deploy, gpu, humanoid, infrastructure, plan, small_tasks
 from tables.common import RESULTS, link, load, machine
 
 Row = tuple[str, str, str, str]  # result, number, machine, JSON link
@@ -141,6 +141,35 @@ def _deploy(page: str) -> list[Row]:
     return rows
 
 
+def _plan(page: str) -> list[Row]:
+    held, rec = load(plan.HOLDOUT), load(plan.RECOMMEND)
+    h = held["held_out"]
+    error = ", ".join(f"{100 * h['rel_error'][k]:+.0f}%" for k in ("env_steps", "train_s"))
+    wall = rec["median_wall_s_to_threshold"]
+    r = rec["recommended"]
+    return [
+        (
+            f"`fastbrc plan` on CheetahRun (return {held['fit']['threshold']:g}): sigma "
+            f"{h['sigma']:g} held out, predicted against the median of 3 seeds (data; training "
+            "time)",
+            error,
+            machine(held),
+            link(plan.HOLDOUT, page, "JSON"),
+        ),
+        (
+            f"`fastbrc plan recommend --budget-seconds {rec['budget_seconds']:g}` on CheetahRun: "
+            f"sigma {r['sigma']:g}, batch {r['batch_size']} against the CPU preset, median "
+            f"wall-clock to {rec['fit']['threshold']:g} of 3 seeds",
+            " vs ".join(
+                "never (the median seed)" if wall[k] is None else f"{wall[k]:.0f} s"
+                for k in ("recommended", "preset")
+            ),
+            machine(rec),
+            link(plan.RECOMMEND, page, "JSON"),
+        ),
+    ]
+
+
 def _docker(page: str) -> list[Row]:
     d = load(infrastructure.DOCKER)
     return [
@@ -162,6 +191,7 @@ ROWS: tuple[Callable[[str], list[Row]], ...] = (
     _gpu,
     _seeds,
     _deploy,
+    _plan,
     _docker,
 )
 
