@@ -56,6 +56,11 @@ def plan_sweep(page: str) -> str:
     )
 
 
+def median_wall(seconds: float | None) -> str:
+    """A recipe's median wall-clock to the threshold (None: its median seed never got there)."""
+    return "never (the median seed)" if seconds is None else f"{seconds:.0f} s"
+
+
 def _updates(count: int) -> str:
     return f"{count} update{'' if count == 1 else 's'}"
 
@@ -183,8 +188,7 @@ def plan_recommend(page: str) -> str:
             f"{r['wall_s']:.0f} s ({kilo(r['env_steps'])})" if r["reached"] else "never"
             for r in runs
         )
-        median = "never (the median seed)" if wall[key] is None else f"{wall[key]:.0f} s"
-        rows.append([label, each, median])
+        rows.append([label, each, median_wall(wall[key])])
     verdict = "no later than" if data["no_later_than_preset"] else "**later than**"
     return table(
         ["recipe", "wall-clock to the threshold, each seed (env steps)", "median"], rows

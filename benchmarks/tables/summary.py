@@ -147,23 +147,22 @@ def _plan(page: str) -> list[Row]:
     error = ", ".join(f"{100 * h['rel_error'][k]:+.0f}%" for k in ("env_steps", "train_s"))
     wall = rec["median_wall_s_to_threshold"]
     r = rec["recommended"]
+    task, threshold = held["fit"]["task"], held["fit"]["threshold"]
     return [
         (
-            f"`fastbrc plan` on CheetahRun (return {held['fit']['threshold']:g}): sigma "
-            f"{h['sigma']:g} held out, predicted against the median of 3 seeds (data; training "
-            "time)",
+            f"`fastbrc plan` on {task} (return {threshold:g}): sigma {h['sigma']:g} held out, "
+            f"predicted against the median of {len(h['measured']['runs'])} seeds (data; "
+            "training time)",
             error,
             machine(held),
             link(plan.HOLDOUT, page, "JSON"),
         ),
         (
-            f"`fastbrc plan recommend --budget-seconds {rec['budget_seconds']:g}` on CheetahRun: "
-            f"sigma {r['sigma']:g}, batch {r['batch_size']} against the CPU preset, median "
-            f"wall-clock to {rec['fit']['threshold']:g} of 3 seeds",
-            " vs ".join(
-                "never (the median seed)" if wall[k] is None else f"{wall[k]:.0f} s"
-                for k in ("recommended", "preset")
-            ),
+            f"`fastbrc plan recommend --budget-seconds {rec['budget_seconds']:g}` on "
+            f"{rec['fit']['task']}: sigma {r['sigma']:g}, batch {r['batch_size']} against the "
+            f"CPU preset, median wall-clock to {rec['fit']['threshold']:g} of "
+            f"{len(r['runs'])} seeds",
+            " vs ".join(plan.median_wall(wall[k]) for k in ("recommended", "preset")),
             machine(rec),
             link(plan.RECOMMEND, page, "JSON"),
         ),
